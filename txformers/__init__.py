@@ -1,0 +1,56 @@
+"""txformers: Hugging Face Hub-native models for transcriptomics.
+
+Importing txformers registers every config, model and tokenizer with the transformers Auto
+classes, so `AutoModel.from_pretrained(path)` and `AutoTokenizer.from_pretrained(path)` work on
+txformers checkpoints without `trust_remote_code`.
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
+
+from .models.splicebert import (
+    SpliceBertConfig,
+    SpliceBertForMaskedLM,
+    SpliceBertForSequenceClassification,
+    SpliceBertForTokenClassification,
+    SpliceBertModel,
+    SpliceBertPreTrainedModel,
+)
+from .tokenizers import InvalidNucleotideError, NucleotideTokenizer
+
+__version__ = "0.1.0"
+
+
+def _register() -> None:
+    AutoConfig.register(SpliceBertConfig.model_type, SpliceBertConfig, exist_ok=True)
+    SpliceBertConfig.register_for_auto_class()
+    for auto_class, model_class in (
+        (AutoModel, SpliceBertModel),
+        (AutoModelForMaskedLM, SpliceBertForMaskedLM),
+        (AutoModelForTokenClassification, SpliceBertForTokenClassification),
+        (AutoModelForSequenceClassification, SpliceBertForSequenceClassification),
+    ):
+        auto_class.register(SpliceBertConfig, model_class, exist_ok=True)
+        # save_pretrained then writes auto_map and copies the modeling files into the checkpoint.
+        model_class.register_for_auto_class(auto_class.__name__)
+    AutoTokenizer.register(SpliceBertConfig, fast_tokenizer_class=NucleotideTokenizer, exist_ok=True)
+
+
+_register()
+
+__all__ = [
+    "InvalidNucleotideError",
+    "NucleotideTokenizer",
+    "SpliceBertConfig",
+    "SpliceBertForMaskedLM",
+    "SpliceBertForSequenceClassification",
+    "SpliceBertForTokenClassification",
+    "SpliceBertModel",
+    "SpliceBertPreTrainedModel",
+]
