@@ -228,7 +228,7 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
     ``from_pretrained`` fails loudly when a weight of the checkpoint is unused or a weight of the
     model is not in the checkpoint. The only exceptions: a task head that is new by design
     (``_fresh_head_prefixes``, e.g. ``classifier.`` when fine-tuning from a masked-LM checkpoint)
-    and the masked-LM head when a checkpoint with one loads into a model without one.
+    and the head of another task (``cls.*``, ``classifier.*``) when it loads into a model without it.
     An original SpliceBERT directory (``config.json`` with ``model_type: bert``) is read through
     `SpliceBertConfig.from_original_config`.
     """
@@ -268,9 +268,13 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
         )
         missing = [key for key in info["missing_keys"] if not key.startswith(cls._fresh_head_prefixes)]
-        has_lm_head = hasattr(model, "cls")
+        # Heads of another task (the MLM head, a classifier replaced by a fresh one) may be dropped,
+        # never encoder weights.
+        fresh = {key.split(".")[0] for key in info["missing_keys"] if key.startswith(cls._fresh_head_prefixes)}
         unexpected = [
-            key for key in info["unexpected_keys"] if has_lm_head or not key.startswith(("cls.predictions.", "cls."))
+            key
+            for key in info["unexpected_keys"]
+            if not (key.split(".")[0] in ("cls", "classifier") and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0])))
         ]
         mismatched = info.get("mismatched_keys") or []
         if missing or unexpected or mismatched:
