@@ -145,24 +145,57 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
                 )
 
     def encode_ids(self, sequence: str, add_special_tokens: bool = True) -> np.ndarray:
-        """Vectorised ids of one validated sequence (no truncation): the fast path of `__call__`."""
-        codes = self._table[np.frombuffer(sequence.encode("utf-8"), dtype=np.uint8)]
-        if (codes == -2).any():
-            self.validate(sequence)
-        codes = codes[codes >= 0]
-        if not add_special_tokens:
-            return codes
-        return np.concatenate(([self.cls_token_id], codes, [self.sep_token_id]))
+        """Ids of one sequence as a numpy array (no truncation)."""
+        matrix, lengths = self.encode_batch([sequence], add_special_tokens)
+        return matrix[0, : lengths[0]]
 
     # ------------------------------------------------------------------ encoding
     def __call__(self, text=None, text_pair=None, *args: Any, **kwargs: Any) -> BatchEncoding:
+        if text_pair is None and not args and _fast_path_ok(text, kwargs):
+            return self._fast_call(text, **kwargs)  # validates while encoding
         for value in (text, text_pair, kwargs.get("text_target"), kwargs.get("text_pair_target")):
             if isinstance(value, str) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], str)):
                 if not kwargs.get("is_split_into_words"):
                     self.validate(list(value) if not isinstance(value, str) else value)
-        if text_pair is None and not args and _fast_path_ok(text, kwargs):
-            return self._fast_call(text, **kwargs)
         return super().__call__(text, text_pair, *args, **kwargs)
+
+    def encode_batch(
+        self, sequences: list[str], add_special_tokens: bool = True, max_length: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised encoding of a batch: (right-padded ``int64`` id matrix, lengths in tokens).
+
+        One table lookup over the concatenated bytes of all sequences; whitespace is dropped,
+        invalid characters raise :class:`InvalidNucleotideError`; ``max_length`` truncates
+        (keeping ``[CLS]``/``[SEP]``).
+        """
+        encoded = [sequence.encode("utf-8") for sequence in sequences]
+        raw_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        codes = self._table[np.frombuffer(b"".join(encoded), dtype=np.uint8)]
+        if (codes == -2).any():
+            self.validate(sequences)
+        rows = np.repeat(np.arange(len(encoded)), raw_lengths)
+        if (codes == -1).any():  # whitespace: drop it
+            keep = codes >= 0
+            codes, rows = codes[keep], rows[keep]
+            lengths = np.bincount(rows, minlength=len(encoded))
+        else:
+            lengths = raw_lengths
+        starts = np.cumsum(lengths) - lengths
+        columns = np.arange(len(codes)) - np.repeat(starts, lengths)
+        special = 2 if add_special_tokens else 0
+        if max_length is not None:
+            limit = max(max_length - special, 0)
+            keep = columns < limit
+            codes, rows, columns = codes[keep], rows[keep], columns[keep]
+            lengths = np.minimum(lengths, limit)
+        width = int(lengths.max(initial=0)) + special
+        matrix = np.full((len(encoded), width), self.pad_token_id, dtype=np.int64)
+        offset = 1 if add_special_tokens else 0
+        matrix[rows, columns + offset] = codes
+        if add_special_tokens:
+            matrix[:, 0] = self.cls_token_id
+            matrix[np.arange(len(encoded)), lengths + 1] = self.sep_token_id
+        return matrix, lengths + special
 
     def _fast_call(
         self,
@@ -180,44 +213,39 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
     ) -> BatchEncoding:
         single = isinstance(text, str)
         batch = [text] if single else list(text)
-        ids = [self.encode_ids(sequence, add_special_tokens) for sequence in batch]
+        limit = None
         if truncation not in (None, False, "do_not_truncate"):
             limit = max_length or self.model_max_length
-            if add_special_tokens:
-                ids = [np.concatenate((x[: limit - 1], x[-1:])) if len(x) > limit else x for x in ids]
-            else:
-                ids = [x[:limit] for x in ids]
-        lengths = [len(x) for x in ids]
-        if padding in (True, "longest", "max_length"):
-            target = max(lengths) if padding != "max_length" else (max_length or self.model_max_length)
-            if pad_to_multiple_of:
-                target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
-            matrix = np.full((len(ids), target), self.pad_token_id, dtype=np.int64)
-            mask = np.zeros((len(ids), target), dtype=np.int64)
-            for row, x in enumerate(ids):
-                matrix[row, : len(x)] = x
-                mask[row, : len(x)] = 1
-            input_ids, attention_mask = matrix, mask
-        else:
-            if return_tensors is not None and len(set(lengths)) > 1:
-                raise ValueError("sequences of different lengths need padding=True to be returned as tensors")
-            input_ids = np.stack(ids) if return_tensors is not None else [x.tolist() for x in ids]
-            attention_mask = (
-                np.ones_like(input_ids) if return_tensors is not None else [[1] * n for n in lengths]
-            )
-        data: dict[str, Any] = {"input_ids": input_ids}
+        matrix, lengths = self.encode_batch(batch, add_special_tokens, limit)
+        width = matrix.shape[1]
+        if padding == "max_length":
+            width = max(width, max_length or self.model_max_length)
+        if pad_to_multiple_of and padding not in (False, "do_not_pad"):
+            width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
+        if width > matrix.shape[1]:
+            matrix = np.pad(matrix, ((0, 0), (0, width - matrix.shape[1])), constant_values=self.pad_token_id)
+        attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+        padded = padding in (True, "longest", "max_length")
+        if not padded and return_tensors is not None and len(set(lengths.tolist())) > 1:
+            raise ValueError("sequences of different lengths need padding=True to be returned as tensors")
+        data: dict[str, Any] = {"input_ids": matrix}
         if return_token_type_ids is not False:
-            data["token_type_ids"] = (
-                np.zeros_like(input_ids) if return_tensors is not None else [[0] * len(x) for x in input_ids]
-            )
+            data["token_type_ids"] = np.zeros_like(matrix)
         if return_attention_mask is not False:
             data["attention_mask"] = attention_mask
+        if return_tensors is None:
+            # Python lists, unpadded unless padding was asked for.
+            cut = (lambda row, n: row.tolist()) if padded else (lambda row, n: row[:n].tolist())
+            data = {key: [cut(row, n) for row, n in zip(value, lengths)] for key, value in data.items()}
         if return_length:
-            data["length"] = lengths
-        if return_tensors is None and not isinstance(input_ids, list):
-            data = {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in data.items()}
+            data["length"] = lengths.tolist()
         if single and return_tensors is None:
-            data = {key: value[0] if key != "length" else value for key, value in data.items()}
+            data = {key: value[0] for key, value in data.items()}
+        if return_tensors == "pt":  # zero-copy: torch.tensor() would copy every array
+            import torch
+
+            data = {key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in data.items()}
+            return BatchEncoding(data)
         return BatchEncoding(data, tensor_type=return_tensors)
 
     # ------------------------------------------------------------------ long sequences
