@@ -1,0 +1,921 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""Zero-shot splice variant-effect scores from a SpliceBERT masked language model.
+
+SpliceBERT (Chen et al., Brief. Bioinform. 2024) scores a single-nucleotide variant with no
+training at all. Both sequences, wild type (WT) and mutant, go through the model **unmasked**.
+At every position a softmax over the A/C/G/T logits gives a distribution, and the variant's
+effect is read from how much those distributions move:
+
+* ``kl_context``: per-position ``KL(mut || wt)``, summarised over the 100 nt on each side of the
+  variant as ``sum_{d=1..100} log(max(mean(KL[pos-d], KL[pos+d]), 1e-6))``. This is the
+  published score (AP 0.182 on VexSeq, 0.118 on MFASS). Higher means more disruptive.
+* ``kl_variant``: the KL at the variant itself.
+* ``delta_p``: ``p_mut(alt) - p_wt(ref)`` at the variant. Negative means the model finds the
+  alternative base less plausible in its context than the reference base.
+* with splice sites: ``acceptor_kl`` / ``donor_kl`` / ``splice_site_kl`` (KL at the AG/GT
+  dinucleotides around the exon), ``splice_site_delta_p`` and ``site_distance``.
+
+All positions are **0-based** and refer to the sequence as given, with whitespace removed.
+Exons are given as ``(exon_start, exon_end)``, 0-based and half-open. The acceptor
+dinucleotide is at ``exon_start-2, exon_start-1`` and the donor dinucleotide at
+``exon_end, exon_end+1``.
+
+Example:
+
+```python
+>>> import torch
+>>> from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
+>>> from txformers.variant_effect import score_variants
+>>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+<...>
+>>> config = SpliceBertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64)
+>>> model, tokenizer = SpliceBertForMaskedLM(config).eval(), NucleotideTokenizer()
+>>> wt = "ACGTTTCAGGTAAGTCCAGGACGT" * 4
+>>> mut = wt[:40] + "A" + wt[41:]
+>>> scores = score_variants(model, tokenizer, [wt], [mut], [40], sites=[(30, 60)])
+>>> scores[["kl_context", "kl_variant", "delta_p", "splice_site_kl"]].shape
+(1, 4)
+```
+
+Run on MaPSy as a script::
+
+    python -m txformers.variant_effect --model DIR --mapsy mapsy.txt --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .tokenizers.tokenization_nucleotide import stitch_windows, window_spans
+
+NUCLEOTIDES = "ACGT"
+KL_EPSILON = 1e-10
+"""Added to both distributions inside the logarithms of :func:`kl_profile`. A float32 softmax
+over four logits can round a probability to exactly 0, and then ``log(0)`` gives ``-inf``/``nan``.
+At 1e-10 the term changes no KL larger than about 1e-9."""
+KL_CONTEXT_FLOOR = 1e-6
+"""SpliceBERT's floor inside the logarithm of the KL-context score (``log(max(x, 1e-6))``)."""
+DEFAULT_MAX_DISTANCE = 100
+MAPSY_COLUMNS = ("WT_SEQ", "MUT_SEQ", "Exon_Start", "Exon_End", "donor", "acceptor", "ESM")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model outputs
+# ---------------------------------------------------------------------------------------------
+def nucleotide_token_ids(tokenizer: Any) -> list[int]:
+    """Token ids of A, C, G, T in the tokenizer's vocabulary (SpliceBERT: ``[6, 7, 8, 9]``)."""
+    vocab = tokenizer.get_vocab()
+    missing = [base for base in NUCLEOTIDES if base not in vocab]
+    if missing:
+        raise ValueError(f"the tokenizer vocabulary has no token for {missing}: not a single-nucleotide tokenizer")
+    return [vocab[base] for base in NUCLEOTIDES]
+
+
+def model_window(model: torch.nn.Module, tokenizer: Any | None = None) -> int:
+    """The most nucleotides the model reads at once: its position embeddings minus ``[CLS]``/``[SEP]``."""
+    limits = []
+    max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if max_positions:
+        limits.append(int(max_positions) - 2)
+    model_max_length = getattr(tokenizer, "model_max_length", None)
+    if model_max_length and model_max_length < 1_000_000:  # transformers' "no limit" is a huge int
+        limits.append(int(model_max_length) - 2)
+    return min(limits) if limits else 510
+
+
+def _windows(tokenizer: Any, sequence: str, window: int, stride: int | None) -> list[dict[str, Any]]:
+    """Windows with ``[CLS]``/``[SEP]``; a sequence that fits the model is a single window."""
+    if hasattr(tokenizer, "sliding_windows"):
+        return tokenizer.sliding_windows(sequence, window_size=window, stride=stride)
+    # A plain fast tokenizer (tokenizer.json loaded where txformers is absent): same windows.
+    ids = tokenizer(sequence, add_special_tokens=False)["input_ids"]
+    spans = window_spans(len(ids), window, stride or max(1, window // 2))
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    return [{"start": start, "end": end, "input_ids": [cls_id, *ids[start:end], sep_id]} for start, end in spans]
+
+
+def nucleotide_probabilities(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    sequences: str | Sequence[str],
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    window_size: int | None = None,
+    stride: int | None = None,
+) -> np.ndarray | list[np.ndarray]:
+    """Per-nucleotide A/C/G/T probabilities of a masked LM on unmasked sequences.
+
+    For each sequence the model reads the unmasked tokens. The logits of A, C, G and T (ids from
+    the tokenizer vocabulary) go through a softmax at every nucleotide position. ``[CLS]``,
+    ``[SEP]`` and padding are dropped. A sequence longer than the model's window is cut into
+    overlapping windows (``tokenizer.sliding_windows``) and stitched back (``stitch_windows``):
+    each position takes the window in which it has the most context. Windows of all sequences are
+    batched together, longest first, under ``torch.inference_mode()``. A model in training mode
+    is put in eval mode for the call and restored afterwards.
+
+    Args:
+        model: a masked LM (``SpliceBertForMaskedLM`` or an original ``BertForMaskedLM``).
+        tokenizer: the single-nucleotide tokenizer.
+        sequences: one sequence or a list (raw text: any case, ``U`` read as ``T``).
+        batch_size: windows per forward pass.
+        device: where to run; default the model's device.
+        window_size: nucleotides per window; default the model's limit (1024 for SpliceBERT.1024nt).
+        stride: step between windows; default half a window.
+
+    Returns:
+        ``(L, 4)`` float32 array (columns A, C, G, T) for a single sequence; a list of them for a list.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
+    >>> config = SpliceBertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64)
+    >>> probs = nucleotide_probabilities(SpliceBertForMaskedLM(config), NucleotideTokenizer(), "ACGTNacgu")
+    >>> probs.shape, bool(abs(probs.sum(1) - 1).max() < 1e-5)
+    ((9, 4), True)
+    ```
+    """
+    single = isinstance(sequences, str)
+    batch = [sequences] if single else list(sequences)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    acgt = nucleotide_token_ids(tokenizer)
+    window = window_size or model_window(model, tokenizer)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    for index, sequence in enumerate(batch):
+        if not isinstance(sequence, str):
+            raise TypeError(f"sequence {index} is a {type(sequence).__name__}, expected a str")
+    if hasattr(tokenizer, "validate"):
+        tokenizer.validate(batch)  # InvalidNucleotideError naming the sequence, position and character
+
+    chunks: list[list[int]] = []
+    owned: list[list[int]] = []  # chunk numbers of each sequence
+    spans: list[list[tuple[int, int]]] = []
+    lengths: list[int] = []
+    for index, sequence in enumerate(batch):
+        pieces = _windows(tokenizer, sequence, window, stride)
+        spans.append([(piece["start"], piece["end"]) for piece in pieces])
+        lengths.append(pieces[-1]["end"])
+        owned.append(list(range(len(chunks), len(chunks) + len(pieces))))
+        chunks.extend(list(piece["input_ids"]) for piece in pieces)
+
+    outputs: list[np.ndarray | None] = [None] * len(chunks)
+    order = sorted(range(len(chunks)), key=lambda k: -len(chunks[k]))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for first in range(0, len(order), batch_size):
+                rows = order[first : first + batch_size]
+                longest = max(len(chunks[k]) for k in rows)
+                input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+                attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
+                for row, k in enumerate(rows):
+                    input_ids[row, : len(chunks[k])] = torch.as_tensor(chunks[k])
+                    attention_mask[row, : len(chunks[k])] = 1
+                logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+                probs = torch.softmax(logits[..., acgt].float(), dim=-1).cpu().numpy()
+                for row, k in enumerate(rows):
+                    outputs[k] = probs[row, 1 : len(chunks[k]) - 1]
+    finally:
+        model.train(was_training)
+
+    results = [
+        stitch_windows([outputs[k] for k in owned[index]], spans[index], lengths[index]) for index in range(len(batch))
+    ]
+    return results[0] if single else results
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores from probabilities
+# ---------------------------------------------------------------------------------------------
+def kl_profile(p_wt: np.ndarray, p_mut: np.ndarray, eps: float = KL_EPSILON) -> np.ndarray:
+    """Per-position ``KL(mut || wt) = sum_b p_mut[b] * log(p_mut[b] / p_wt[b])``.
+
+    ``eps`` (:data:`KL_EPSILON`, 1e-10) is added to both probabilities inside the logarithms. A
+    softmax can round a probability to exactly zero, and without ``eps`` that would give
+    ``inf``/``nan``. Values are computed in float64 and clipped at 0. Identical inputs give
+    exactly 0.
+
+    Args:
+        p_wt, p_mut: ``(..., L, 4)`` probabilities from :func:`nucleotide_probabilities`.
+
+    Returns:
+        ``(..., L)`` array.
+
+    Example:
+
+    ```python
+    >>> p = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    >>> kl_profile(p, p).tolist()
+    [0.0, 0.0]
+    ```
+    """
+    p_wt = np.asarray(p_wt, dtype=np.float64)
+    p_mut = np.asarray(p_mut, dtype=np.float64)
+    if p_wt.shape != p_mut.shape:
+        raise ValueError(
+            f"WT probabilities {p_wt.shape} and mutant probabilities {p_mut.shape} differ in shape: "
+            "KL profiles need sequences of the same length (SNVs)"
+        )
+    kl = np.sum(p_mut * (np.log(p_mut + eps) - np.log(p_wt + eps)), axis=-1)
+    return np.maximum(kl, 0.0)
+
+
+def kl_context_score(
+    kl: np.ndarray,
+    pos: int,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    floor: float = KL_CONTEXT_FLOOR,
+    edge: str = "one_sided",
+) -> float:
+    """SpliceBERT's KL-context score: ``sum_{d=1..D} log(max(mean(KL[pos-d], KL[pos+d]), floor))``.
+
+    SpliceBERT scored VexSeq and MFASS in 510-nt windows centred on the exon, so both
+    ``pos-d`` and ``pos+d`` always fell inside the window. Its code slices
+    ``KL[pos-100 : pos+101]`` and would fail or wrap around if they did not. Shorter inputs
+    (MaPSy's 200-nt reporters, variants near a window edge) need a rule, and ``edge`` gives it:
+
+    * ``"one_sided"`` (default): for each ``d``, average the sides that exist. A ``d`` with
+      neither side is skipped, and the sum is rescaled by ``D / (number of d used)``. Then a
+      score always has the scale of D terms. When both sides exist for every ``d`` the result
+      is exactly the reference value. The alternatives are worse. Zero-padding the missing
+      side would halve the mean and push edge variants down by ``log 2`` per term. Dropping the
+      skipped terms without rescaling would push edge variants *up*, because every term is a
+      logarithm of a small number and so negative.
+    * ``"strict"``: the reference behaviour. A ``ValueError`` is raised unless all
+      ``pos +- d`` are inside the sequence.
+
+    Args:
+        kl: ``(L,)`` KL profile from :func:`kl_profile`.
+        pos: 0-based variant position.
+        max_distance: D, 100 in SpliceBERT.
+        floor: lower bound inside the logarithm, 1e-6 in SpliceBERT.
+        edge: ``"one_sided"`` or ``"strict"``.
+
+    Returns:
+        The score (higher = larger perturbation around the variant); ``nan`` for a 1-nt sequence.
+
+    Example:
+
+    ```python
+    >>> kl = np.array([0.1, 0.2, 0.0, 0.4, 0.3])
+    >>> round(kl_context_score(kl, 2, max_distance=2), 4)  # log(mean(0.2, 0.4)) + log(mean(0.1, 0.3))
+    -2.8134
+    ```
+    """
+    if edge not in ("one_sided", "strict"):
+        raise ValueError(f"edge must be 'one_sided' or 'strict', got {edge!r}")
+    if max_distance < 1:
+        raise ValueError(f"max_distance must be at least 1, got {max_distance}")
+    kl = np.asarray(kl, dtype=np.float64)
+    if kl.ndim != 1:
+        raise ValueError(f"kl must be a 1-D profile, got shape {kl.shape}")
+    length = len(kl)
+    if not 0 <= pos < length:
+        raise ValueError(f"position {pos} is outside the KL profile (length {length}); positions are 0-based")
+    distances = np.arange(1, max_distance + 1)
+    left, right = pos - distances, pos + distances
+    has_left, has_right = left >= 0, right < length
+    if edge == "strict" and not (has_left.all() and has_right.all()):
+        raise ValueError(
+            f"position {pos} lies within {max_distance} nt of an end of a {length}-nt sequence; "
+            "edge='strict' (SpliceBERT's reference) needs the full context on both sides"
+        )
+    total = np.where(has_left, kl[np.clip(left, 0, length - 1)], 0.0)
+    total = total + np.where(has_right, kl[np.clip(right, 0, length - 1)], 0.0)
+    count = has_left.astype(int) + has_right.astype(int)
+    used = count > 0
+    if not used.any():
+        return float("nan")
+    terms = np.log(np.maximum(total[used] / count[used], floor))
+    return float(terms.sum() * max_distance / used.sum())
+
+
+def splice_site_positions(
+    exon_start: int | None, exon_end: int | None, length: int
+) -> tuple[list[int], list[int]]:
+    """Acceptor (``exon_start-2, exon_start-1``) and donor (``exon_end, exon_end+1``) dinucleotide
+    positions that lie inside a sequence of ``length`` nt. A missing site (``None``) gives ``[]``."""
+    acceptor = [] if exon_start is None else [int(exon_start) - 2, int(exon_start) - 1]
+    donor = [] if exon_end is None else [int(exon_end), int(exon_end) + 1]
+    return [i for i in acceptor if 0 <= i < length], [i for i in donor if 0 <= i < length]
+
+
+def _site_pair(sites: Any) -> tuple[int | None, int | None]:
+    if sites is None:
+        return None, None
+    if isinstance(sites, Mapping):
+        sites = (sites.get("exon_start"), sites.get("exon_end"))
+    try:
+        start, end = sites
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"sites must be (exon_start, exon_end), got {sites!r}") from error
+    start = None if start is None or _is_nan(start) else int(start)
+    end = None if end is None or _is_nan(end) else int(end)
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"exon_end {end} is before exon_start {start}")
+    return start, end
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def splice_site_kl(kl: np.ndarray, sites: Any) -> dict[str, float]:
+    """KL at the splice-site dinucleotides of an exon.
+
+    ``acceptor_kl`` is the mean KL over the two acceptor positions (the intronic AG before
+    ``exon_start``). ``donor_kl`` is the mean over the two donor positions (the intronic GT at
+    ``exon_end``), as in SpliceBERT's VexSeq/MFASS analysis. ``splice_site_kl`` is the larger of
+    the two. Positions outside the sequence are left out, and a site with none inside gives ``nan``.
+
+    Args:
+        kl: ``(L,)`` KL profile.
+        sites: ``(exon_start, exon_end)``, 0-based half-open; either may be ``None``.
+
+    Example:
+
+    ```python
+    >>> kl = np.arange(10, dtype=float)
+    >>> splice_site_kl(kl, (3, 6))
+    {'acceptor_kl': 1.5, 'donor_kl': 6.5, 'splice_site_kl': 6.5}
+    ```
+    """
+    kl = np.asarray(kl, dtype=np.float64)
+    acceptor, donor = splice_site_positions(*_site_pair(sites), len(kl))
+    acceptor_kl = float(kl[acceptor].mean()) if acceptor else float("nan")
+    donor_kl = float(kl[donor].mean()) if donor else float("nan")
+    both = [value for value in (acceptor_kl, donor_kl) if not math.isnan(value)]
+    return {"acceptor_kl": acceptor_kl, "donor_kl": donor_kl, "splice_site_kl": max(both) if both else float("nan")}
+
+
+def delta_p(
+    p_wt: np.ndarray,
+    p_mut: np.ndarray,
+    wt_sequence: str,
+    mut_sequence: str,
+    pos: int,
+    sites: Any = None,
+) -> dict[str, float]:
+    """Changes of the MLM probability of the observed nucleotides (unmasked inputs).
+
+    * ``delta_p = p_mut[pos, alt] - p_wt[pos, ref]``: how plausible the model finds the
+      alternative base in the mutant, compared with the reference base in the wild type.
+      Negative means less plausible, so use ``-delta_p`` to rank variants as disruptive.
+    * with ``sites``: ``splice_site_delta_p = mean_i |p_mut[i, mut_i] - p_wt[i, wt_i]|`` over
+      the acceptor and donor dinucleotide positions ``i`` inside the sequence (see
+      :func:`splice_site_positions`), where ``wt_i`` and ``mut_i`` are the bases at ``i`` in each
+      sequence. They are the same unless the variant hits the site. Positions with a non-ACGT
+      base are skipped, and ``nan`` means none is left.
+
+    Example:
+
+    ```python
+    >>> p = np.full((4, 4), 0.25)
+    >>> delta_p(p, p, "ACGT", "AGGT", 1)
+    {'delta_p': 0.0}
+    ```
+    """
+    wt_sequence, mut_sequence = wt_sequence.upper(), mut_sequence.upper()
+    ref, alt = NUCLEOTIDES.find(wt_sequence[pos]), NUCLEOTIDES.find(mut_sequence[pos])
+    if ref < 0 or alt < 0:
+        raise ValueError(
+            f"the bases at position {pos} must be A/C/G/T, got {wt_sequence[pos]!r} > {mut_sequence[pos]!r}"
+        )
+    result = {"delta_p": float(p_mut[pos, alt]) - float(p_wt[pos, ref])}
+    if sites is not None:
+        acceptor, donor = splice_site_positions(*_site_pair(sites), len(wt_sequence))
+        changes = []
+        for i in acceptor + donor:
+            wt_base, mut_base = NUCLEOTIDES.find(wt_sequence[i]), NUCLEOTIDES.find(mut_sequence[i])
+            if wt_base >= 0 and mut_base >= 0:
+                changes.append(abs(float(p_mut[i, mut_base]) - float(p_wt[i, wt_base])))
+        result["splice_site_delta_p"] = float(np.mean(changes)) if changes else float("nan")
+    return result
+
+
+def site_distance(pos: int, sites: Any) -> float:
+    """Distance (nt) from ``pos`` to the nearest splice-site dinucleotide; 0 inside one, ``nan`` if none."""
+    exon_start, exon_end = _site_pair(sites)
+    distances = []
+    for low, high in (
+        (None if exon_start is None else exon_start - 2, None if exon_start is None else exon_start - 1),
+        (exon_end, None if exon_end is None else exon_end + 1),
+    ):
+        if low is not None:
+            distances.append(max(low - pos, pos - high, 0))
+    return float(min(distances)) if distances else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants
+# ---------------------------------------------------------------------------------------------
+def _clean(sequence: Any, what: str) -> str:
+    if not isinstance(sequence, str):
+        raise TypeError(f"{what} is a {type(sequence).__name__}, expected a str")
+    return "".join(sequence.split()).upper().replace("U", "T")
+
+
+def _check_snv(row: Any, wt: str, mut: str, pos: Any) -> tuple[int, str, str]:
+    if len(wt) != len(mut):
+        raise ValueError(
+            f"row {row}: WT and mutant sequences have different lengths ({len(wt)} vs {len(mut)}); "
+            "only single-nucleotide variants (same length) are supported"
+        )
+    if isinstance(pos, (bool, np.bool_)) or not float(pos).is_integer():
+        raise ValueError(f"row {row}: position {pos!r} is not an integer")
+    pos = int(pos)
+    if not 0 <= pos < len(wt):
+        raise ValueError(f"row {row}: position {pos} is outside the sequence (length {len(wt)}); positions are 0-based")
+    differ = [i for i, (a, b) in enumerate(zip(wt, mut)) if a != b]
+    if wt[pos] == mut[pos]:
+        raise ValueError(
+            f"row {row}: WT and mutant have the same base {wt[pos]!r} at position {pos}, so it is not a variant "
+            f"(positions are 0-based; the sequences differ at {differ[:5]})"
+        )
+    if len(differ) > 1:
+        raise ValueError(
+            f"row {row}: WT and mutant differ at {len(differ)} positions {differ[:5]}; "
+            "only single-nucleotide variants are supported"
+        )
+    if wt[pos] not in NUCLEOTIDES or mut[pos] not in NUCLEOTIDES:
+        raise ValueError(f"row {row}: the variant {wt[pos]}>{mut[pos]} at position {pos} must be between A/C/G/T")
+    return pos, wt[pos], mut[pos]
+
+
+def score_variants(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    wt_sequences: Sequence[str],
+    mut_sequences: Sequence[str],
+    positions: Sequence[int],
+    sites: Sequence[Any] | None = None,
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    edge: str = "one_sided",
+    cache: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Score single-nucleotide variants given as WT/mutant sequence pairs.
+
+    Every distinct sequence is scored once. A WT shared by many variants, as in saturation
+    mutagenesis or MaPSy, goes through the model a single time. Pass a ``cache`` dict to reuse
+    probabilities across calls: it maps cleaned sequences to ``(L, 4)`` arrays and is filled in place.
+
+    Args:
+        wt_sequences, mut_sequences: same-length sequences that differ at exactly ``positions``.
+        positions: 0-based variant positions.
+        sites: optional ``(exon_start, exon_end)`` per variant (0-based, half-open exon; either
+            end may be ``None``) for the splice-site scores.
+        max_distance, edge: see :func:`kl_context_score`.
+
+    Returns:
+        One row per variant: ``position, ref, alt, kl_context, kl_variant, delta_p``. With ``sites``
+        it also has ``acceptor_kl, donor_kl, splice_site_kl, splice_site_delta_p, site_distance``.
+        Larger ``kl_*`` values mean more disruptive. For ``delta_p``, lower values mean more
+        disruptive. See :func:`delta_p`.
+
+    Raises:
+        ValueError: naming the row, when lengths differ, a position is out of range, the WT and
+            mutant bases at the position are equal, or the sequences differ elsewhere too.
+    """
+    wt = [_clean(s, f"WT sequence of row {i}") for i, s in enumerate(wt_sequences)]
+    mut = [_clean(s, f"mutant sequence of row {i}") for i, s in enumerate(mut_sequences)]
+    positions = list(positions)
+    if not len(wt) == len(mut) == len(positions):
+        raise ValueError(
+            f"got {len(wt)} WT sequences, {len(mut)} mutant sequences and {len(positions)} positions: "
+            "one of each per variant"
+        )
+    if sites is not None:
+        sites = list(sites)
+        if len(sites) != len(wt):
+            raise ValueError(f"got {len(sites)} sites for {len(wt)} variants")
+        sites = [_site_pair(site) for site in sites]
+    checked = [_check_snv(row, w, m, p) for row, (w, m, p) in enumerate(zip(wt, mut, positions))]
+
+    cache = {} if cache is None else cache
+    todo = [s for s in dict.fromkeys(wt + mut) if s not in cache]
+    if todo:
+        probs = nucleotide_probabilities(model, tokenizer, todo, batch_size=batch_size, device=device)
+        cache.update(zip(todo, probs))
+
+    records = []
+    for row, ((pos, ref, alt), w, m) in enumerate(zip(checked, wt, mut)):
+        p_wt, p_mut = cache[w], cache[m]
+        kl = kl_profile(p_wt, p_mut)
+        record: dict[str, Any] = {
+            "position": pos,
+            "ref": ref,
+            "alt": alt,
+            "kl_context": kl_context_score(kl, pos, max_distance=max_distance, edge=edge),
+            "kl_variant": float(kl[pos]),
+        }
+        site = sites[row] if sites is not None else None
+        record.update(delta_p(p_wt, p_mut, w, m, pos, sites=site))
+        if sites is not None:
+            record.update(splice_site_kl(kl, site))
+            record["site_distance"] = site_distance(pos, site)
+        records.append(record)
+    columns = ["position", "ref", "alt", "kl_context", "kl_variant", "delta_p"]
+    if sites is not None:
+        columns += ["acceptor_kl", "donor_kl", "splice_site_kl", "splice_site_delta_p", "site_distance"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# VCF-like variants on a genome
+# ---------------------------------------------------------------------------------------------
+def score_vcf(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    variants: pd.DataFrame,
+    fasta_path: str | Path,
+    window: int = 510,
+    center: str = "variant",
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    **score_kwargs: Any,
+) -> pd.DataFrame:
+    """Score VCF-style SNVs on a reference genome.
+
+    For each variant a ``window``-nt WT sequence is cut from the FASTA. The reference allele is
+    checked against the genome, the mutant is built, and both are reverse-complemented on the
+    minus strand so that the model reads the transcript. Then :func:`score_variants` scores them.
+    Near a chromosome end the window is shifted inward, or shortened if the chromosome is
+    shorter than ``window``.
+
+    Args:
+        variants: columns ``chrom``, ``pos`` (1-based), ``ref``, ``alt`` (plus-strand alleles, as
+            in VCF); optional ``strand`` (``+``/``-``, default ``+``); optional ``exon_start`` and
+            ``exon_end`` (1-based, inclusive genomic exon bounds; NaN where unknown) for the
+            splice-site scores.
+        fasta_path: indexed or indexable FASTA (``chr1`` and ``1`` names are matched either way).
+        window: nucleotides per sequence. The default 510 is SpliceBERT's VexSeq/MFASS protocol.
+        center: ``"variant"`` centres the window on the variant. ``"exon"`` centres it on the
+            exon midpoint, as SpliceBERT did, and needs the exon columns.
+        score_kwargs: passed to :func:`score_variants` (``max_distance``, ``edge``, ``cache``).
+
+    Returns:
+        ``variants`` with the score columns added, plus ``window_position`` (the 0-based variant
+        position in the transcript-oriented window).
+
+    Example:
+
+    ```python
+    >>> import pandas as pd
+    >>> variants = pd.DataFrame({"chrom": ["chr1"], "pos": [1001], "ref": ["A"], "alt": ["G"], "strand": ["-"]})
+    >>> # score_vcf(model, tokenizer, variants, "hg19.fa")
+    ```
+    """
+    required = ["chrom", "pos", "ref", "alt"]
+    missing = [column for column in required if column not in variants.columns]
+    if missing:
+        raise ValueError(f"variants lack the columns {missing} (need chrom, pos (1-based), ref, alt)")
+    if center not in ("variant", "exon"):
+        raise ValueError(f"center must be 'variant' or 'exon', got {center!r}")
+    has_exons = {"exon_start", "exon_end"} <= set(variants.columns)
+    if center == "exon" and not has_exons:
+        raise ValueError("center='exon' needs exon_start and exon_end columns")
+    if window < 1:
+        raise ValueError(f"window must be positive, got {window}")
+    from .datasets.genome import FastaReader
+
+    genome = FastaReader(fasta_path)
+    try:
+        wt_sequences, mut_sequences, positions, sites = _vcf_windows(genome, variants, window, center, has_exons)
+    finally:
+        genome.close()
+    scores = score_variants(
+        model,
+        tokenizer,
+        wt_sequences,
+        mut_sequences,
+        positions,
+        sites=sites if has_exons else None,
+        batch_size=batch_size,
+        device=device,
+        **score_kwargs,
+    )
+    scores = scores.drop(columns=["ref", "alt"]).rename(columns={"position": "window_position"})
+    scores.index = variants.index
+    return pd.concat([variants, scores], axis=1)
+
+
+def _vcf_windows(
+    genome: Any, variants: pd.DataFrame, window: int, center: str, has_exons: bool
+) -> tuple[list[str], list[str], list[int], list[Any]]:
+    """Transcript-oriented WT/mutant windows, variant positions and exon bounds of VCF-style rows."""
+    from .datasets.genome import reverse_complement
+
+    fasta_path = genome.path
+
+    wt_sequences, mut_sequences, positions, sites = [], [], [], []
+    for label, row in variants.iterrows():
+        chrom, pos, ref, alt = row["chrom"], row["pos"], str(row["ref"]).upper(), str(row["alt"]).upper()
+        name = f"variant {label} ({chrom}:{pos} {ref}>{alt})"
+        strand = str(row["strand"]) if "strand" in variants.columns else "+"
+        if strand not in ("+", "-"):
+            raise ValueError(f"{name}: strand must be '+' or '-', got {strand!r}")
+        if len(ref) != 1 or len(alt) != 1 or ref not in NUCLEOTIDES or alt not in NUCLEOTIDES:
+            raise ValueError(f"{name}: only single-nucleotide variants between A/C/G/T are supported")
+        if ref == alt:
+            raise ValueError(f"{name}: ref and alt are the same base")
+        try:
+            contig = genome.resolve(str(chrom))
+        except KeyError as error:
+            raise ValueError(f"{name}: chromosome {chrom!r} is not in {fasta_path}") from error
+        chrom_length = genome.chrom_length(contig)
+        pos0 = int(pos) - 1
+        if not 0 <= pos0 < chrom_length:
+            raise ValueError(f"{name}: position {pos} is outside {contig} (length {chrom_length}); pos is 1-based")
+        exon = None
+        if has_exons and not (pd.isna(row["exon_start"]) or pd.isna(row["exon_end"])):
+            exon = (int(row["exon_start"]) - 1, int(row["exon_end"]))  # 0-based, half-open
+        if center == "exon":
+            if exon is None:
+                raise ValueError(f"{name}: center='exon' needs its exon_start and exon_end")
+            middle = (exon[0] + exon[1]) // 2
+        else:
+            middle = pos0
+        start = min(max(0, middle - window // 2), max(0, chrom_length - window))
+        end = min(chrom_length, start + window)
+        if not start <= pos0 < end:
+            raise ValueError(f"{name}: the variant lies outside its {window}-nt window centred on the exon")
+        wt = genome.fetch(contig, start, end).upper()
+        relative = pos0 - start
+        if wt[relative] != ref:
+            raise ValueError(
+                f"{name}: reference allele {ref} does not match the genome base {wt[relative]} at "
+                f"{contig}:{pos} in {fasta_path} (give ref/alt on the plus strand, pos 1-based)"
+            )
+        mut = wt[:relative] + alt + wt[relative + 1 :]
+        site = None if exon is None else (exon[0] - start, exon[1] - start)
+        if strand == "-":
+            wt, mut = reverse_complement(wt), reverse_complement(mut)
+            relative = len(wt) - 1 - relative
+            if site is not None:
+                site = (len(wt) - site[1], len(wt) - site[0])
+        wt_sequences.append(wt)
+        mut_sequences.append(mut)
+        positions.append(relative)
+        sites.append(site)
+    return wt_sequences, mut_sequences, positions, sites
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+def _binary_labels(labels: Any, n: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"got {labels.shape[0] if labels.ndim else 0} labels for {n} scores")
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError(f"labels contain {int(np.isnan(labels).sum())} NaN values")
+    values = set(np.unique(labels).tolist())
+    if not values <= {0, 1, True, False}:
+        raise ValueError(f"labels must be binary (0/1), got the values {sorted(values)[:10]}")
+    labels = labels.astype(int)
+    if labels.sum() == 0:
+        raise ValueError("labels have no positive (1): average precision is undefined")
+    return labels
+
+
+def evaluate_average_precision(scores: Any, labels: Any) -> float:
+    """Average precision of ``scores`` (higher = more likely positive) against binary ``labels``.
+
+    It calls :func:`sklearn.metrics.average_precision_score`. A ``nan`` score (e.g. a splice-site
+    KL where the site lies outside the sequence) is ranked below every other score, not dropped,
+    so every method is scored on the same variants.
+
+    Example:
+
+    ```python
+    >>> evaluate_average_precision([0.9, 0.1, 0.8, 0.3], [1, 0, 1, 0])
+    1.0
+    ```
+    """
+    from sklearn.metrics import average_precision_score
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got shape {scores.shape}")
+    labels = _binary_labels(labels, len(scores))
+    return float(average_precision_score(labels, _nan_last(scores)))
+
+
+def _nan_last(scores: np.ndarray) -> np.ndarray:
+    missing = np.isnan(scores)
+    if not missing.any():
+        return scores
+    scores = scores.copy()
+    scores[missing] = (np.nanmin(scores) - 1.0) if (~missing).any() else 0.0
+    return scores
+
+
+def random_baseline(n: int, seed: int = 0) -> np.ndarray:
+    """Seeded uniform random scores: the chance level of AP is the positive fraction."""
+    return np.random.default_rng(seed).random(n)
+
+
+def distance_baseline(positions: Sequence[int], sites: Sequence[Any]) -> np.ndarray:
+    """Minus the distance to the nearest splice-site dinucleotide: the closer a variant, the higher."""
+    if len(positions) != len(sites):
+        raise ValueError(f"got {len(positions)} positions and {len(sites)} sites")
+    return -np.asarray([site_distance(int(pos), site) for pos, site in zip(positions, sites)], dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# MaPSy
+# ---------------------------------------------------------------------------------------------
+def load_mapsy(path: str | Path, limit: int | None = None) -> pd.DataFrame:
+    """MaPSy (Soemedi et al. 2017) exonic variants as WT/mutant pairs with exon bounds.
+
+    ``mapsy.txt`` (MMSplice_paper) holds 200-nt minigene sequences ``WT_SEQ``/``MUT_SEQ`` in
+    transcript orientation. The exon is found as MMSplice did: it ends where the ``donor``
+    motif (15 nt, starting with the intronic GT) first occurs, and its length is
+    ``Exon_End - Exon_Start + 1``. The loader checks that the ``acceptor`` motif (15 nt, ending
+    with the intronic AG) lies right before the exon.
+
+    Returns:
+        Columns ``id, wt_sequence, mut_sequence, position, ref, alt, exon_start, exon_end``
+        (0-based, half-open), ``label`` (``ESM``: exonic splicing mutation) and ``test``
+        (MMSplice's split flag, when present).
+    """
+    table = pd.read_csv(path, nrows=limit)
+    missing = [column for column in MAPSY_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the MaPSy columns {missing}")
+    rows = []
+    for index, row in table.iterrows():
+        name = row.get("ID", index)
+        wt, mut = str(row["WT_SEQ"]).upper(), str(row["MUT_SEQ"]).upper()
+        if len(wt) != len(mut):
+            raise ValueError(f"MaPSy row {index} ({name}): WT and mutant lengths differ ({len(wt)} vs {len(mut)})")
+        differ = [i for i, (a, b) in enumerate(zip(wt, mut)) if a != b]
+        if len(differ) != 1:
+            raise ValueError(f"MaPSy row {index} ({name}): WT and mutant differ at {len(differ)} positions, expected 1")
+        exon_end = wt.find(str(row["donor"]).upper())
+        if exon_end < 0:
+            raise ValueError(f"MaPSy row {index} ({name}): donor motif {row['donor']} not found in WT_SEQ")
+        exon_start = exon_end - (int(row["Exon_End"]) - int(row["Exon_Start"]) + 1)
+        acceptor = str(row["acceptor"]).upper()
+        if exon_start < 0 or wt[max(0, exon_start - len(acceptor)) : exon_start] != acceptor:
+            raise ValueError(
+                f"MaPSy row {index} ({name}): acceptor motif {acceptor} does not end at the exon start {exon_start}"
+            )
+        pos = differ[0]
+        rows.append(
+            {
+                "id": name,
+                "wt_sequence": wt,
+                "mut_sequence": mut,
+                "position": pos,
+                "ref": wt[pos],
+                "alt": mut[pos],
+                "exon_start": exon_start,
+                "exon_end": exon_end,
+                "label": int(row["ESM"]),
+                "test": row["test"] if "test" in table.columns else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _rank_metrics(frame: pd.DataFrame, labels: np.ndarray, seed: int) -> dict[str, dict[str, float]]:
+    from sklearn.metrics import roc_auc_score
+
+    methods = {
+        "kl_context": frame["kl_context"].to_numpy(),
+        "kl_variant": frame["kl_variant"].to_numpy(),
+        "neg_delta_p": -frame["delta_p"].to_numpy(),
+        "splice_site_kl": frame["splice_site_kl"].to_numpy(),
+        "splice_site_delta_p": frame["splice_site_delta_p"].to_numpy(),
+        "baseline_random": random_baseline(len(frame), seed=seed),
+        "baseline_neg_site_distance": -frame["site_distance"].to_numpy(),
+    }
+    results = {}
+    for method, scores in methods.items():
+        scores = np.asarray(scores, dtype=np.float64)
+        results[method] = {
+            "average_precision": evaluate_average_precision(scores, labels),
+            "auroc": float(roc_auc_score(labels, _nan_last(scores))),
+        }
+    return results
+
+
+def evaluate_mapsy(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    path: str | Path,
+    limit: int | None = None,
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Score MaPSy with a model and compare AP/AUROC with the random and distance baselines.
+
+    Scores for ranking (higher = predicted exonic splicing mutation): ``kl_context``,
+    ``kl_variant``, ``-delta_p``, ``splice_site_kl``, ``splice_site_delta_p``. The metrics are
+    reported on all variants and on MMSplice's ``test`` rows. Note that in ``mapsy.txt`` every
+    ``ESM`` positive is a ``test`` row.
+    """
+    data = load_mapsy(path, limit=limit)
+    started = time.perf_counter()
+    scores = score_variants(
+        model,
+        tokenizer,
+        data["wt_sequence"],
+        data["mut_sequence"],
+        data["position"],
+        sites=list(zip(data["exon_start"], data["exon_end"])),
+        batch_size=batch_size,
+        device=device,
+    )
+    seconds = time.perf_counter() - started
+    frame = pd.concat([data.drop(columns=["wt_sequence", "mut_sequence", "position", "ref", "alt"]), scores], axis=1)
+    labels = frame["label"].to_numpy()
+    report: dict[str, Any] = {
+        "data": str(path),
+        "n_variants": int(len(frame)),
+        "n_positive": int(labels.sum()),
+        "n_unique_sequences": int(len(set(data["wt_sequence"]) | set(data["mut_sequence"]))),
+        "scoring_seconds": round(seconds, 3),
+        "all": _rank_metrics(frame, labels, seed) if labels.sum() else {},
+    }
+    test = frame["test"].astype(str).str.lower() == "true"
+    if test.any() and labels[test.to_numpy()].sum():
+        report["n_test"] = int(test.sum())
+        report["n_test_positive"] = int(labels[test.to_numpy()].sum())
+        report["test_split"] = _rank_metrics(frame[test].reset_index(drop=True), labels[test.to_numpy()], seed)
+    return frame, report
+
+
+def _load(model_path: str, device: str | None) -> tuple[torch.nn.Module, Any]:
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from .tokenizers import NucleotideTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(model_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except (OSError, ValueError, TypeError):
+        tokenizer = NucleotideTokenizer()
+    if device:
+        model = model.to(device)
+    return model.eval(), tokenizer
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """``python -m txformers.variant_effect --model DIR --mapsy FILE --json OUT``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m txformers.variant_effect",
+        description="Zero-shot SpliceBERT variant-effect scores on MaPSy: AP of KL-context, delta-p and "
+        "splice-site KL against a random and a splice-site-distance baseline.",
+    )
+    parser.add_argument("--model", required=True, help="masked-LM checkpoint folder (or Hub id)")
+    parser.add_argument("--mapsy", required=True, help="mapsy.txt (MMSplice_paper data/mapsy)")
+    parser.add_argument("--json", help="write the metrics here")
+    parser.add_argument("--scores", help="optionally write per-variant scores (CSV) here")
+    parser.add_argument("--limit", type=int, help="score only the first N variants")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", help="cpu, cuda, ... (default: cuda when available)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random baseline")
+    args = parser.parse_args(argv)
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, tokenizer = _load(args.model, device)
+    frame, report = evaluate_mapsy(
+        model, tokenizer, args.mapsy, limit=args.limit, batch_size=args.batch_size, device=device, seed=args.seed
+    )
+    report = {"model": args.model, "device": device, **report}
+    print(f"MaPSy: {report['n_variants']} variants, {report['n_positive']} ESM positives ({args.model})")
+    for split in ("all", "test_split"):
+        if report.get(split):
+            print(f"\n{split:<28}{'AP':>8}{'AUROC':>8}")
+            for method, metrics in report[split].items():
+                print(f"{method:<28}{metrics['average_precision']:>8.3f}{metrics['auroc']:>8.3f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.scores:
+        frame.to_csv(args.scores, index=False)
+    return report
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])
