@@ -1,0 +1,1 @@
+"""Accelerate entry points: `python -m txformers.training.<name>` or `accelerate launch -m ...`."""
