@@ -22,7 +22,14 @@ from .models.splicebert import (
     SpliceBertModel,
     SpliceBertPreTrainedModel,
 )
-from .tokenizers import InvalidNucleotideError, NucleotideTokenizer
+from .tokenizers import (
+    GeneCoverageError,
+    GeneExpressionTokenizer,
+    InvalidNucleotideError,
+    InvalidSmilesError,
+    NucleotideTokenizer,
+    SmilesTokenizer,
+)
 
 __version__ = "0.1.0"
 
@@ -45,7 +52,11 @@ def _register() -> None:
 _register()
 
 __all__ = [
+    "GeneCoverageError",
+    "GeneExpressionTokenizer",
     "InvalidNucleotideError",
+    "InvalidSmilesError",
+    "SmilesTokenizer",
     "NucleotideTokenizer",
     "SpliceBertConfig",
     "SpliceBertForMaskedLM",
