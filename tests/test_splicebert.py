@@ -183,3 +183,19 @@ def test_per_nucleotide_outputs_windows_and_bucketing(tiny_splicebert_config):
     with torch.no_grad():  # the first 64 nt come from the first window, as computed directly
         first = model(**tok(long[:128], return_tensors="pt")).logits[0, 1:-1].numpy()
     assert abs(stitched[:64] - first[:64]).max() < 1e-5
+
+
+def test_converter_writes_a_portable_checkpoint_with_identical_logits(tmp_path):
+    from txformers.models.splicebert.convert_splicebert_original import convert
+
+    original = tmp_path / "original"
+    original.mkdir()
+    reference = _original_checkpoint(original, _small_original_config())
+    converted = convert(original, tmp_path / "converted")
+    assert (tmp_path / "converted" / "model.safetensors").exists()
+    assert json.loads((tmp_path / "converted" / "tokenizer_config.json").read_text())["model_max_length"] == 130
+    inputs = NucleotideTokenizer()("acguNNGGTAAGT", return_tensors="pt")
+    with torch.no_grad():
+        assert (reference(**inputs).logits - converted(**inputs).logits).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="new folder"):
+        convert(original, original)
