@@ -40,6 +40,8 @@ class SpliceBertConfig(PretrainedConfig):
             (the state of the central nucleotide, e.g. the candidate GT/AG of a centred window).
         window_size: optional input window (nucleotides) a fine-tuned model expects, recorded so
             users and pipelines know it (e.g. 400 for a splice-site classifier).
+        unpad: run the dense layers on real tokens only when a batch is padded (same results,
+            less compute on mixed-length batches; outputs at padding positions are zero).
 
     Example:
 
@@ -71,6 +73,7 @@ class SpliceBertConfig(PretrainedConfig):
         classifier_pooling: str = "cls",
         window_size: int | None = None,
         tie_word_embeddings: bool = True,
+        unpad: bool = True,
         **kwargs: Any,
     ):
         super().__init__(pad_token_id=pad_token_id, **kwargs)
@@ -94,6 +97,7 @@ class SpliceBertConfig(PretrainedConfig):
         self.classifier_dropout = classifier_dropout
         self.classifier_pooling = classifier_pooling
         self.window_size = window_size
+        self.unpad = unpad
 
     @classmethod
     def from_original_config(cls, config_dict: dict[str, Any], **kwargs: Any) -> "SpliceBertConfig":

@@ -81,6 +81,31 @@ class SpliceBertEmbeddings(nn.Module):
         return self.dropout(self.LayerNorm(embeddings))
 
 
+@dataclass
+class Unpadded:
+    """Where the real tokens of a padded (batch, length) batch are.
+
+    Between attention blocks the encoder works on the real tokens only, packed as
+    (tokens, hidden): the dense layers, which dominate the compute, skip padding entirely, and
+    only attention sees the padded (batch, heads, length, length) layout.
+    """
+
+    indices: torch.Tensor
+    batch: int
+    length: int
+
+    @classmethod
+    def from_mask(cls, attention_mask: torch.Tensor) -> "Unpadded":
+        return cls(attention_mask.flatten().nonzero().squeeze(1), *attention_mask.shape)
+
+    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
+        return padded.reshape(self.batch * self.length, -1).index_select(0, self.indices)
+
+    def pad(self, packed: torch.Tensor) -> torch.Tensor:
+        zeros = packed.new_zeros(self.batch * self.length, packed.shape[-1])
+        return zeros.index_copy(0, self.indices, packed).view(self.batch, self.length, -1)
+
+
 class SpliceBertSelfAttention(nn.Module):
     """Multi-head self-attention through `torch.nn.functional.scaled_dot_product_attention`."""
 
@@ -94,13 +119,18 @@ class SpliceBertSelfAttention(nn.Module):
         self.dropout_prob = config.attention_probs_dropout_prob
 
     def forward(
-        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        output_attentions: bool = False,
+        unpadded: Unpadded | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        batch, length, _ = hidden_states.shape
+        projections = [self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)]
+        if unpadded is not None:  # packed (tokens, hidden) -> padded (batch, length, hidden) for attention
+            projections = [unpadded.pad(x) for x in projections]
+        batch, length, _ = projections[0].shape
         shape = (batch, length, self.num_heads, self.head_size)
-        query = self.query(hidden_states).view(shape).transpose(1, 2)
-        key = self.key(hidden_states).view(shape).transpose(1, 2)
-        value = self.value(hidden_states).view(shape).transpose(1, 2)
+        query, key, value = (x.view(shape).transpose(1, 2) for x in projections)
         dropout = self.dropout_prob if self.training else 0.0
         weights = None
         if output_attentions:
@@ -111,7 +141,8 @@ class SpliceBertSelfAttention(nn.Module):
             context = weights @ value
         else:
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout)
-        return context.transpose(1, 2).reshape(batch, length, -1), weights
+        context = context.transpose(1, 2).reshape(batch, length, -1)
+        return (unpadded.unpad(context) if unpadded is not None else context), weights
 
 
 class SpliceBertSelfOutput(nn.Module):
@@ -131,8 +162,8 @@ class SpliceBertAttention(nn.Module):
         self.self = SpliceBertSelfAttention(config)
         self.output = SpliceBertSelfOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False):
-        context, weights = self.self(hidden_states, attention_mask, output_attentions)
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, unpadded=None):
+        context, weights = self.self(hidden_states, attention_mask, output_attentions, unpadded)
         return self.output(context, hidden_states), weights
 
 
@@ -166,8 +197,8 @@ class SpliceBertLayer(GradientCheckpointingLayer):
         self.intermediate = SpliceBertIntermediate(config)
         self.output = SpliceBertOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False):
-        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions)
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, unpadded=None):
+        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions, unpadded)
         layer_output = self.output(self.intermediate(attention_output), attention_output)
         return layer_output, weights
 
@@ -177,17 +208,22 @@ class SpliceBertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(SpliceBertLayer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False):
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
+    def forward(
+        self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False, unpadded=None
+    ):
+        """``hidden_states`` is (batch, length, hidden), or packed (tokens, hidden) with ``unpadded``;
+        the outputs are always padded (batch, length, hidden), zero at padding."""
+        padded = unpadded.pad if unpadded is not None else (lambda x: x)
+        all_hidden_states = (padded(hidden_states),) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, attention_mask, output_attentions)
+            hidden_states, weights = layer(hidden_states, attention_mask, output_attentions, unpadded)
             if output_hidden_states:
-                all_hidden_states += (hidden_states,)
+                all_hidden_states += (padded(hidden_states),)
             if output_attentions:
                 all_attentions += (weights,)
         return BaseModelOutput(
-            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+            last_hidden_state=padded(hidden_states), hidden_states=all_hidden_states, attentions=all_attentions
         )
 
 
@@ -337,7 +373,12 @@ class SpliceBertModel(SpliceBertPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
-        return self.encoder(hidden_states, _padding_mask(attention_mask), output_attentions, output_hidden_states)
+        mask = _padding_mask(attention_mask)
+        unpadded = None
+        if mask is not None and self.config.unpad:
+            unpadded = Unpadded.from_mask(attention_mask)
+            hidden_states = unpadded.unpad(hidden_states)
+        return self.encoder(hidden_states, mask, output_attentions, output_hidden_states, unpadded)
 
 
 class SpliceBertForMaskedLM(SpliceBertPreTrainedModel):
