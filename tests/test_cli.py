@@ -62,3 +62,11 @@ def test_embed_refuses_to_overwrite_and_names_bad_records(tmp_path, tiny_model):
 def test_help_lists_examples():
     done = _txformers("embed", "--help")
     assert done.returncode == 0 and "example" in done.stdout
+
+
+def test_drug_fewshot_never_overwrites_the_json(tmp_path):
+    existing = tmp_path / "out.json"
+    existing.write_text("{}")
+    done = _txformers("drug", "fewshot", "--model", "checkpoints/metascdrug-meta", "--data", tmp_path / "x.tsv",
+                      "--json", existing)  # fmt: skip
+    assert done.returncode == 2 and "--overwrite" in done.stderr and existing.read_text() == "{}"

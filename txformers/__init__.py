@@ -14,6 +14,13 @@ from transformers import (
     AutoTokenizer,
 )
 
+from .models.metascdrug import (
+    MetaScDrugConfig,
+    MetaScDrugForDrugResponse,
+    MetaScDrugModel,
+    MetaScDrugProcessor,
+)
+from .models.metascdrug import register as _register_metascdrug
 from .models.splicebert import (
     SpliceBertConfig,
     SpliceBertForMaskedLM,
@@ -50,12 +57,17 @@ def _register() -> None:
 
 
 _register()
+_register_metascdrug()
 
 __all__ = [
     "GeneCoverageError",
     "GeneExpressionTokenizer",
     "InvalidNucleotideError",
     "InvalidSmilesError",
+    "MetaScDrugConfig",
+    "MetaScDrugForDrugResponse",
+    "MetaScDrugModel",
+    "MetaScDrugProcessor",
     "SmilesTokenizer",
     "NucleotideTokenizer",
     "SpliceBertConfig",

@@ -119,6 +119,22 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drug(args: argparse.Namespace) -> int:
+    """Drug-response commands; their options are those of the underlying entry points."""
+    if args.drug_command == "fewshot":
+        from .training.fewshot import main as fewshot_main
+
+        json_out = next((args.rest[i + 1] for i, a in enumerate(args.rest[:-1]) if a == "--json"), None)
+        if json_out and Path(json_out).exists() and "--overwrite" not in args.rest:
+            raise UserError(f"{json_out} exists; pass --overwrite to replace it or choose another --json")
+        try:
+            fewshot_main([a for a in args.rest if a != "--overwrite"])
+        except ValueError as error:  # bad input: a clear message and exit status 2
+            raise UserError(str(error)) from None
+        return 0
+    raise UserError(f"unknown drug command {args.drug_command!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="txformers",
@@ -145,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     embed.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     embed.set_defaults(handler=cmd_embed)
+
+    drug = commands.add_parser(
+        "drug",
+        help="MetaSCDrug drug response: few-shot transfer to single cells",
+        description="txformers drug fewshot --model CKPT --data FILE --label-column COL --shots K --seeds N --json OUT\n"
+        "(all options: python -m txformers.training.fewshot --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    drug.add_argument("drug_command", choices=["fewshot"])
+    drug.add_argument("rest", nargs=argparse.REMAINDER, help="options of the command")
+    drug.set_defaults(handler=cmd_drug)
     return parser
 
 
