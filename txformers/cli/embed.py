@@ -1,42 +1,12 @@
 # Copyright 2026 The txformers authors. BSD-3-Clause.
-"""The `txformers` command line.
-
-    txformers embed examples/minigenes.fa --out outputs/minigenes
-    txformers embed my.fa --model path/to/SpliceBERT.1024nt --per-nucleotide --out outputs/my
-
-Every command reads the user's files and writes only to new paths: an existing output is never
-overwritten unless ``--overwrite`` is given, and an output path equal to an input is refused.
-"""
+"""`txformers embed`: SpliceBERT embeddings and masked-nucleotide reconstruction of FASTA sequences."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SPLICEBERT = REPO_ROOT / "checkpoints" / "splicebert-small-pretrained"
-
-
-class UserError(Exception):
-    """A problem with the user's input or options: printed as one clear line, exit status 2."""
-
-
-def _check_outputs(inputs: list[Path], outputs: list[Path], overwrite: bool) -> None:
-    resolved_inputs = {p.resolve() for p in inputs}
-    for path in outputs:
-        if path.resolve() in resolved_inputs:
-            raise UserError(f"output {path} is one of the inputs; choose another --out")
-        if path.exists() and not overwrite:
-            raise UserError(f"{path} exists; pass --overwrite to replace it or choose another --out")
-
-
-def _device(name: str | None) -> str:
-    import torch
-
-    if name:
-        return name
-    return "cuda" if torch.cuda.is_available() else "cpu"
+from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -44,11 +14,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from .datasets.genome import iter_fasta_records
-    from .inference import per_nucleotide_outputs
-    from .models.splicebert import SpliceBertForMaskedLM
-    from .tokenizers import InvalidNucleotideError, NucleotideTokenizer
-    from .training.pretrain_mlm import evaluate_mlm
+    from ..datasets.genome import iter_fasta_records
+    from ..inference import per_nucleotide_outputs
+    from ..models.splicebert import SpliceBertForMaskedLM
+    from ..tokenizers import InvalidNucleotideError, NucleotideTokenizer
+    from ..training.pretrain_mlm import evaluate_mlm
 
     fasta = Path(args.fasta)
     if not fasta.is_file():
@@ -60,7 +30,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     outputs = [out.with_suffix(".npz"), out.with_suffix(".tsv")]
-    _check_outputs([fasta], outputs, args.overwrite)
+    check_outputs([fasta], outputs, args.overwrite)
 
     records = list(iter_fasta_records(fasta))
     if not records:
@@ -75,8 +45,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
             raise UserError(f"{fasta}, record {name!r}: {error}") from None
 
     torch.set_grad_enabled(False)
-    device = _device(args.device)
-    mlm = SpliceBertForMaskedLM.from_pretrained(model_dir).to(device).eval()
+    run_device = device(args.device)
+    mlm = SpliceBertForMaskedLM.from_pretrained(model_dir).to(run_device).eval()
     layer = args.layer
 
     class WithHiddenStates(torch.nn.Module):
@@ -89,7 +59,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     per_nt = per_nucleotide_outputs(
         WithHiddenStates(mlm), tokenizer, sequences, window_size=args.window_size, batch_size=args.batch_size,
-        select=lambda outputs: outputs.hidden_states[layer], device=device,
+        select=lambda outputs: outputs.hidden_states[layer], device=run_device,
     )  # fmt: skip
     pooled = np.stack([x.mean(0) for x in per_nt])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +73,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     for name, sequence in zip(names, sequences):
         clean = "".join(sequence.split())
         windows = [clean[i : i + limit] for i in range(0, len(clean), limit)]
-        score = evaluate_mlm(mlm, tokenizer, windows, seed=0, device=device)
+        score = evaluate_mlm(mlm, tokenizer, windows, seed=0, device=run_device)
         n_count = sum(c in "Nn" for c in clean)
         rows.append(f"{name}\t{len(clean)}\t{n_count}\t{score['accuracy']:.4f}\t{score['masked_tokens']}")
     outputs[1].write_text("\n".join(rows) + "\n")
@@ -119,31 +89,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_drug(args: argparse.Namespace) -> int:
-    """Drug-response commands; their options are those of the underlying entry points."""
-    if args.drug_command == "fewshot":
-        from .training.fewshot import main as fewshot_main
-
-        json_out = next((args.rest[i + 1] for i, a in enumerate(args.rest[:-1]) if a == "--json"), None)
-        if json_out and Path(json_out).exists() and "--overwrite" not in args.rest:
-            raise UserError(f"{json_out} exists; pass --overwrite to replace it or choose another --json")
-        try:
-            fewshot_main([a for a in args.rest if a != "--overwrite"])
-        except ValueError as error:  # bad input: a clear message and exit status 2
-            raise UserError(str(error)) from None
-        return 0
-    raise UserError(f"unknown drug command {args.drug_command!r}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="txformers",
-        description="Hugging Face models for transcriptomics: SpliceBERT, MetaSCDrug, cytokine patterns.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  txformers embed examples/minigenes.fa --out outputs/minigenes\n",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_parser(commands: argparse._SubParsersAction) -> None:
     embed = commands.add_parser(
         "embed",
         help="SpliceBERT embeddings and masked-nucleotide reconstruction of FASTA sequences",
@@ -161,28 +107,3 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     embed.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     embed.set_defaults(handler=cmd_embed)
-
-    drug = commands.add_parser(
-        "drug",
-        help="MetaSCDrug drug response: few-shot transfer to single cells",
-        description="txformers drug fewshot --model CKPT --data FILE --label-column COL --shots K --seeds N --json OUT\n"
-        "(all options: python -m txformers.training.fewshot --help)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    drug.add_argument("drug_command", choices=["fewshot"])
-    drug.add_argument("rest", nargs=argparse.REMAINDER, help="options of the command")
-    drug.set_defaults(handler=cmd_drug)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except UserError as error:
-        print(f"txformers {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
