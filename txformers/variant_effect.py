@@ -15,6 +15,10 @@ effect is read from how much those distributions move:
 * with splice sites: ``acceptor_kl`` / ``donor_kl`` / ``splice_site_kl`` (KL at the AG/GT
   dinucleotides around the exon), ``splice_site_delta_p`` and ``site_distance``.
 
+The probabilities, ``kl_profile`` and ``kl_context_score`` live in the portable
+``txformers/models/splicebert/pipeline_splicebert.py`` (imported here), so the
+``"splice-variant-effect"`` pipeline shipped with a checkpoint computes the same numbers.
+
 All positions are **0-based** and refer to the sequence as given, with whitespace removed.
 Exons are given as ``(exon_start, exon_end)``, 0-based and half-open. The acceptor
 dinucleotide is at ``exon_start-2, exon_start-1`` and the donor dinucleotide at
@@ -57,254 +61,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .tokenizers.tokenization_nucleotide import stitch_windows, window_spans
+from .models.splicebert.pipeline_splicebert import (  # the one (portable) implementation, re-exported
+    DEFAULT_MAX_DISTANCE,
+    KL_CONTEXT_FLOOR,
+    KL_EPSILON,
+    NUCLEOTIDES,
+    check_snv,
+    clean_sequence,
+    kl_context_score,
+    kl_profile,
+    model_window,
+    nucleotide_probabilities,
+    nucleotide_token_ids,
+)
 
-NUCLEOTIDES = "ACGT"
-KL_EPSILON = 1e-10
-"""Added to both distributions inside the logarithms of :func:`kl_profile`. A float32 softmax
-over four logits can round a probability to exactly 0, and then ``log(0)`` gives ``-inf``/``nan``.
-At 1e-10 the term changes no KL larger than about 1e-9."""
-KL_CONTEXT_FLOOR = 1e-6
-"""SpliceBERT's floor inside the logarithm of the KL-context score (``log(max(x, 1e-6))``)."""
-DEFAULT_MAX_DISTANCE = 100
 MAPSY_COLUMNS = ("WT_SEQ", "MUT_SEQ", "Exon_Start", "Exon_End", "donor", "acceptor", "ESM")
-
-
-# ---------------------------------------------------------------------------------------------
-# Model outputs
-# ---------------------------------------------------------------------------------------------
-def nucleotide_token_ids(tokenizer: Any) -> list[int]:
-    """Token ids of A, C, G, T in the tokenizer's vocabulary (SpliceBERT: ``[6, 7, 8, 9]``)."""
-    vocab = tokenizer.get_vocab()
-    missing = [base for base in NUCLEOTIDES if base not in vocab]
-    if missing:
-        raise ValueError(f"the tokenizer vocabulary has no token for {missing}: not a single-nucleotide tokenizer")
-    return [vocab[base] for base in NUCLEOTIDES]
-
-
-def model_window(model: torch.nn.Module, tokenizer: Any | None = None) -> int:
-    """The most nucleotides the model reads at once: its position embeddings minus ``[CLS]``/``[SEP]``."""
-    limits = []
-    max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if max_positions:
-        limits.append(int(max_positions) - 2)
-    model_max_length = getattr(tokenizer, "model_max_length", None)
-    if model_max_length and model_max_length < 1_000_000:  # transformers' "no limit" is a huge int
-        limits.append(int(model_max_length) - 2)
-    return min(limits) if limits else 510
-
-
-def _windows(tokenizer: Any, sequence: str, window: int, stride: int | None) -> list[dict[str, Any]]:
-    """Windows with ``[CLS]``/``[SEP]``; a sequence that fits the model is a single window."""
-    if hasattr(tokenizer, "sliding_windows"):
-        return tokenizer.sliding_windows(sequence, window_size=window, stride=stride)
-    # A plain fast tokenizer (tokenizer.json loaded where txformers is absent): same windows.
-    ids = tokenizer(sequence, add_special_tokens=False)["input_ids"]
-    spans = window_spans(len(ids), window, stride or max(1, window // 2))
-    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    return [{"start": start, "end": end, "input_ids": [cls_id, *ids[start:end], sep_id]} for start, end in spans]
-
-
-def nucleotide_probabilities(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    sequences: str | Sequence[str],
-    batch_size: int = 32,
-    device: str | torch.device | None = None,
-    window_size: int | None = None,
-    stride: int | None = None,
-) -> np.ndarray | list[np.ndarray]:
-    """Per-nucleotide A/C/G/T probabilities of a masked LM on unmasked sequences.
-
-    For each sequence the model reads the unmasked tokens. The logits of A, C, G and T (ids from
-    the tokenizer vocabulary) go through a softmax at every nucleotide position. ``[CLS]``,
-    ``[SEP]`` and padding are dropped. A sequence longer than the model's window is cut into
-    overlapping windows (``tokenizer.sliding_windows``) and stitched back (``stitch_windows``):
-    each position takes the window in which it has the most context. Windows of all sequences are
-    batched together, longest first, under ``torch.inference_mode()``. A model in training mode
-    is put in eval mode for the call and restored afterwards.
-
-    Args:
-        model: a masked LM (``SpliceBertForMaskedLM`` or an original ``BertForMaskedLM``).
-        tokenizer: the single-nucleotide tokenizer.
-        sequences: one sequence or a list (raw text: any case, ``U`` read as ``T``).
-        batch_size: windows per forward pass.
-        device: where to run; default the model's device.
-        window_size: nucleotides per window; default the model's limit (1024 for SpliceBERT.1024nt).
-        stride: step between windows; default half a window.
-
-    Returns:
-        ``(L, 4)`` float32 array (columns A, C, G, T) for a single sequence; a list of them for a list.
-
-    Example:
-
-    ```python
-    >>> import torch
-    >>> from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
-    >>> config = SpliceBertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64)
-    >>> probs = nucleotide_probabilities(SpliceBertForMaskedLM(config), NucleotideTokenizer(), "ACGTNacgu")
-    >>> probs.shape, bool(abs(probs.sum(1) - 1).max() < 1e-5)
-    ((9, 4), True)
-    ```
-    """
-    single = isinstance(sequences, str)
-    batch = [sequences] if single else list(sequences)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    acgt = nucleotide_token_ids(tokenizer)
-    window = window_size or model_window(model, tokenizer)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for index, sequence in enumerate(batch):
-        if not isinstance(sequence, str):
-            raise TypeError(f"sequence {index} is a {type(sequence).__name__}, expected a str")
-    if hasattr(tokenizer, "validate"):
-        tokenizer.validate(batch)  # InvalidNucleotideError naming the sequence, position and character
-
-    chunks: list[list[int]] = []
-    owned: list[list[int]] = []  # chunk numbers of each sequence
-    spans: list[list[tuple[int, int]]] = []
-    lengths: list[int] = []
-    for index, sequence in enumerate(batch):
-        pieces = _windows(tokenizer, sequence, window, stride)
-        spans.append([(piece["start"], piece["end"]) for piece in pieces])
-        lengths.append(pieces[-1]["end"])
-        owned.append(list(range(len(chunks), len(chunks) + len(pieces))))
-        chunks.extend(list(piece["input_ids"]) for piece in pieces)
-
-    outputs: list[np.ndarray | None] = [None] * len(chunks)
-    order = sorted(range(len(chunks)), key=lambda k: -len(chunks[k]))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for first in range(0, len(order), batch_size):
-                rows = order[first : first + batch_size]
-                longest = max(len(chunks[k]) for k in rows)
-                input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-                for row, k in enumerate(rows):
-                    input_ids[row, : len(chunks[k])] = torch.as_tensor(chunks[k])
-                    attention_mask[row, : len(chunks[k])] = 1
-                logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-                probs = torch.softmax(logits[..., acgt].float(), dim=-1).cpu().numpy()
-                for row, k in enumerate(rows):
-                    outputs[k] = probs[row, 1 : len(chunks[k]) - 1]
-    finally:
-        model.train(was_training)
-
-    results = [
-        stitch_windows([outputs[k] for k in owned[index]], spans[index], lengths[index]) for index in range(len(batch))
-    ]
-    return results[0] if single else results
 
 
 # ---------------------------------------------------------------------------------------------
 # Scores from probabilities
 # ---------------------------------------------------------------------------------------------
-def kl_profile(p_wt: np.ndarray, p_mut: np.ndarray, eps: float = KL_EPSILON) -> np.ndarray:
-    """Per-position ``KL(mut || wt) = sum_b p_mut[b] * log(p_mut[b] / p_wt[b])``.
-
-    ``eps`` (:data:`KL_EPSILON`, 1e-10) is added to both probabilities inside the logarithms. A
-    softmax can round a probability to exactly zero, and without ``eps`` that would give
-    ``inf``/``nan``. Values are computed in float64 and clipped at 0. Identical inputs give
-    exactly 0.
-
-    Args:
-        p_wt, p_mut: ``(..., L, 4)`` probabilities from :func:`nucleotide_probabilities`.
-
-    Returns:
-        ``(..., L)`` array.
-
-    Example:
-
-    ```python
-    >>> p = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
-    >>> kl_profile(p, p).tolist()
-    [0.0, 0.0]
-    ```
-    """
-    p_wt = np.asarray(p_wt, dtype=np.float64)
-    p_mut = np.asarray(p_mut, dtype=np.float64)
-    if p_wt.shape != p_mut.shape:
-        raise ValueError(
-            f"WT probabilities {p_wt.shape} and mutant probabilities {p_mut.shape} differ in shape: "
-            "KL profiles need sequences of the same length (SNVs)"
-        )
-    kl = np.sum(p_mut * (np.log(p_mut + eps) - np.log(p_wt + eps)), axis=-1)
-    return np.maximum(kl, 0.0)
-
-
-def kl_context_score(
-    kl: np.ndarray,
-    pos: int,
-    max_distance: int = DEFAULT_MAX_DISTANCE,
-    floor: float = KL_CONTEXT_FLOOR,
-    edge: str = "one_sided",
-) -> float:
-    """SpliceBERT's KL-context score: ``sum_{d=1..D} log(max(mean(KL[pos-d], KL[pos+d]), floor))``.
-
-    SpliceBERT scored VexSeq and MFASS in 510-nt windows centred on the exon, so both
-    ``pos-d`` and ``pos+d`` always fell inside the window. Its code slices
-    ``KL[pos-100 : pos+101]`` and would fail or wrap around if they did not. Shorter inputs
-    (MaPSy's 200-nt reporters, variants near a window edge) need a rule, and ``edge`` gives it:
-
-    * ``"one_sided"`` (default): for each ``d``, average the sides that exist. A ``d`` with
-      neither side is skipped, and the sum is rescaled by ``D / (number of d used)``. Then a
-      score always has the scale of D terms. When both sides exist for every ``d`` the result
-      is exactly the reference value. The alternatives are worse. Zero-padding the missing
-      side would halve the mean and push edge variants down by ``log 2`` per term. Dropping the
-      skipped terms without rescaling would push edge variants *up*, because every term is a
-      logarithm of a small number and so negative.
-    * ``"strict"``: the reference behaviour. A ``ValueError`` is raised unless all
-      ``pos +- d`` are inside the sequence.
-
-    Args:
-        kl: ``(L,)`` KL profile from :func:`kl_profile`.
-        pos: 0-based variant position.
-        max_distance: D, 100 in SpliceBERT.
-        floor: lower bound inside the logarithm, 1e-6 in SpliceBERT.
-        edge: ``"one_sided"`` or ``"strict"``.
-
-    Returns:
-        The score (higher = larger perturbation around the variant); ``nan`` for a 1-nt sequence.
-
-    Example:
-
-    ```python
-    >>> kl = np.array([0.1, 0.2, 0.0, 0.4, 0.3])
-    >>> round(kl_context_score(kl, 2, max_distance=2), 4)  # log(mean(0.2, 0.4)) + log(mean(0.1, 0.3))
-    -2.8134
-    ```
-    """
-    if edge not in ("one_sided", "strict"):
-        raise ValueError(f"edge must be 'one_sided' or 'strict', got {edge!r}")
-    if max_distance < 1:
-        raise ValueError(f"max_distance must be at least 1, got {max_distance}")
-    kl = np.asarray(kl, dtype=np.float64)
-    if kl.ndim != 1:
-        raise ValueError(f"kl must be a 1-D profile, got shape {kl.shape}")
-    length = len(kl)
-    if not 0 <= pos < length:
-        raise ValueError(f"position {pos} is outside the KL profile (length {length}); positions are 0-based")
-    distances = np.arange(1, max_distance + 1)
-    left, right = pos - distances, pos + distances
-    has_left, has_right = left >= 0, right < length
-    if edge == "strict" and not (has_left.all() and has_right.all()):
-        raise ValueError(
-            f"position {pos} lies within {max_distance} nt of an end of a {length}-nt sequence; "
-            "edge='strict' (SpliceBERT's reference) needs the full context on both sides"
-        )
-    total = np.where(has_left, kl[np.clip(left, 0, length - 1)], 0.0)
-    total = total + np.where(has_right, kl[np.clip(right, 0, length - 1)], 0.0)
-    count = has_left.astype(int) + has_right.astype(int)
-    used = count > 0
-    if not used.any():
-        return float("nan")
-    terms = np.log(np.maximum(total[used] / count[used], floor))
-    return float(terms.sum() * max_distance / used.sum())
-
-
 def splice_site_positions(
     exon_start: int | None, exon_end: int | None, length: int
 ) -> tuple[list[int], list[int]]:
@@ -424,39 +200,6 @@ def site_distance(pos: int, sites: Any) -> float:
 # ---------------------------------------------------------------------------------------------
 # Variants
 # ---------------------------------------------------------------------------------------------
-def _clean(sequence: Any, what: str) -> str:
-    if not isinstance(sequence, str):
-        raise TypeError(f"{what} is a {type(sequence).__name__}, expected a str")
-    return "".join(sequence.split()).upper().replace("U", "T")
-
-
-def _check_snv(row: Any, wt: str, mut: str, pos: Any) -> tuple[int, str, str]:
-    if len(wt) != len(mut):
-        raise ValueError(
-            f"row {row}: WT and mutant sequences have different lengths ({len(wt)} vs {len(mut)}); "
-            "only single-nucleotide variants (same length) are supported"
-        )
-    if isinstance(pos, (bool, np.bool_)) or not float(pos).is_integer():
-        raise ValueError(f"row {row}: position {pos!r} is not an integer")
-    pos = int(pos)
-    if not 0 <= pos < len(wt):
-        raise ValueError(f"row {row}: position {pos} is outside the sequence (length {len(wt)}); positions are 0-based")
-    differ = [i for i, (a, b) in enumerate(zip(wt, mut)) if a != b]
-    if wt[pos] == mut[pos]:
-        raise ValueError(
-            f"row {row}: WT and mutant have the same base {wt[pos]!r} at position {pos}, so it is not a variant "
-            f"(positions are 0-based; the sequences differ at {differ[:5]})"
-        )
-    if len(differ) > 1:
-        raise ValueError(
-            f"row {row}: WT and mutant differ at {len(differ)} positions {differ[:5]}; "
-            "only single-nucleotide variants are supported"
-        )
-    if wt[pos] not in NUCLEOTIDES or mut[pos] not in NUCLEOTIDES:
-        raise ValueError(f"row {row}: the variant {wt[pos]}>{mut[pos]} at position {pos} must be between A/C/G/T")
-    return pos, wt[pos], mut[pos]
-
-
 def score_variants(
     model: torch.nn.Module,
     tokenizer: Any,
@@ -493,8 +236,8 @@ def score_variants(
         ValueError: naming the row, when lengths differ, a position is out of range, the WT and
             mutant bases at the position are equal, or the sequences differ elsewhere too.
     """
-    wt = [_clean(s, f"WT sequence of row {i}") for i, s in enumerate(wt_sequences)]
-    mut = [_clean(s, f"mutant sequence of row {i}") for i, s in enumerate(mut_sequences)]
+    wt = [clean_sequence(s, f"WT sequence of row {i}") for i, s in enumerate(wt_sequences)]
+    mut = [clean_sequence(s, f"mutant sequence of row {i}") for i, s in enumerate(mut_sequences)]
     positions = list(positions)
     if not len(wt) == len(mut) == len(positions):
         raise ValueError(
@@ -506,7 +249,7 @@ def score_variants(
         if len(sites) != len(wt):
             raise ValueError(f"got {len(sites)} sites for {len(wt)} variants")
         sites = [_site_pair(site) for site in sites]
-    checked = [_check_snv(row, w, m, p) for row, (w, m, p) in enumerate(zip(wt, mut, positions))]
+    checked = [check_snv(w, m, p, name=f"row {row}") for row, (w, m, p) in enumerate(zip(wt, mut, positions))]
 
     cache = {} if cache is None else cache
     todo = [s for s in dict.fromkeys(wt + mut) if s not in cache]
@@ -582,6 +325,40 @@ def score_vcf(
     >>> # score_vcf(model, tokenizer, variants, "hg19.fa")
     ```
     """
+    has_exons = {"exon_start", "exon_end"} <= set(variants.columns)
+    windows = vcf_sequences(variants, fasta_path, window=window, center=center)
+    scores = score_variants(
+        model,
+        tokenizer,
+        windows["wt_sequence"],
+        windows["mut_sequence"],
+        windows["position"],
+        sites=list(zip(windows["exon_start"], windows["exon_end"])) if has_exons else None,
+        batch_size=batch_size,
+        device=device,
+        **score_kwargs,
+    )
+    scores = scores.drop(columns=["ref", "alt"]).rename(columns={"position": "window_position"})
+    scores.index = variants.index
+    return pd.concat([variants, scores], axis=1)
+
+
+def vcf_sequences(
+    variants: pd.DataFrame, fasta_path: str | Path, window: int = 510, center: str = "variant"
+) -> pd.DataFrame:
+    """Transcript-oriented WT/mutant windows of VCF-style SNVs, as :func:`score_vcf` scores them.
+
+    Args: as :func:`score_vcf`.
+
+    Returns:
+        One row per variant (same index): ``wt_sequence``, ``mut_sequence``, ``position`` (0-based
+        variant position in the window), ``exon_start`` and ``exon_end`` (0-based, half-open, in
+        the window; ``None`` where unknown).
+
+    Raises:
+        ValueError: naming the variant, when the reference allele does not match the FASTA, the
+            chromosome is missing, the position is outside it, or the variant is not an A/C/G/T SNV.
+    """
     required = ["chrom", "pos", "ref", "alt"]
     missing = [column for column in required if column not in variants.columns]
     if missing:
@@ -600,20 +377,15 @@ def score_vcf(
         wt_sequences, mut_sequences, positions, sites = _vcf_windows(genome, variants, window, center, has_exons)
     finally:
         genome.close()
-    scores = score_variants(
-        model,
-        tokenizer,
-        wt_sequences,
-        mut_sequences,
-        positions,
-        sites=sites if has_exons else None,
-        batch_size=batch_size,
-        device=device,
-        **score_kwargs,
-    )
-    scores = scores.drop(columns=["ref", "alt"]).rename(columns={"position": "window_position"})
-    scores.index = variants.index
-    return pd.concat([variants, scores], axis=1)
+    return pd.DataFrame(
+        {
+            "wt_sequence": wt_sequences,
+            "mut_sequence": mut_sequences,
+            "position": positions,
+            "exon_start": pd.Series([None if site is None else site[0] for site in sites], dtype=object),
+            "exon_end": pd.Series([None if site is None else site[1] for site in sites], dtype=object),
+        }
+    ).set_axis(variants.index)
 
 
 def _vcf_windows(
@@ -628,7 +400,7 @@ def _vcf_windows(
     for label, row in variants.iterrows():
         chrom, pos, ref, alt = row["chrom"], row["pos"], str(row["ref"]).upper(), str(row["alt"]).upper()
         name = f"variant {label} ({chrom}:{pos} {ref}>{alt})"
-        strand = str(row["strand"]) if "strand" in variants.columns else "+"
+        strand = "+" if "strand" not in variants.columns or pd.isna(row["strand"]) else str(row["strand"])
         if strand not in ("+", "-"):
             raise ValueError(f"{name}: strand must be '+' or '-', got {strand!r}")
         if len(ref) != 1 or len(alt) != 1 or ref not in NUCLEOTIDES or alt not in NUCLEOTIDES:
@@ -915,6 +687,35 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.scores:
         frame.to_csv(args.scores, index=False)
     return report
+
+
+__all__ = [
+    "DEFAULT_MAX_DISTANCE",
+    "KL_CONTEXT_FLOOR",
+    "KL_EPSILON",
+    "MAPSY_COLUMNS",
+    "NUCLEOTIDES",
+    "check_snv",
+    "clean_sequence",
+    "delta_p",
+    "distance_baseline",
+    "evaluate_average_precision",
+    "evaluate_mapsy",
+    "kl_context_score",
+    "kl_profile",
+    "load_mapsy",
+    "main",
+    "model_window",
+    "nucleotide_probabilities",
+    "nucleotide_token_ids",
+    "random_baseline",
+    "score_variants",
+    "score_vcf",
+    "site_distance",
+    "splice_site_kl",
+    "splice_site_positions",
+    "vcf_sequences",
+]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,508 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""`txformers splice ...`: splice sites along sequences and zero-shot splice variant effects.
+
+    txformers splice predict examples/minigenes.fa --model checkpoints/splicebert-small-splice-sites --out outputs/sites
+    txformers splice variants --vcf variants.vcf --fasta genome.fa --out outputs/variants
+    txformers splice variants --table mapsy.txt --out outputs/mapsy
+
+``predict`` runs the ``"splice-site-prediction"`` pipeline (:class:`SpliceSitePipeline`) on every
+FASTA record. ``variants`` scores SNVs with ``txformers.variant_effect`` (the functions of the
+``"splice-variant-effect"`` pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
+
+DEFAULT_SPLICE_SITE_MODEL = CHECKPOINTS / "splicebert-small-splice-sites"
+CONVENTION = (
+    "donor_prob is reported at the G of each GT (the first intron nucleotide) and acceptor_prob at the G of "
+    "each AG (the last intron nucleotide); every other position gets 0"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+def _model_config(model_dir: Path, what: str) -> Any:
+    if not (model_dir / "config.json").is_file():
+        raise UserError(f"no model at {model_dir} (config.json missing): give --model {what}")
+    from transformers import AutoConfig  # txformers (imported with this package) registered SpliceBERT
+
+    try:
+        return AutoConfig.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"cannot read the model config in {model_dir}: {error}") from None
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "sequence"
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ---------------------------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------------------------
+def _read_fasta(fasta: Path) -> list[tuple[str, str]]:
+    """(id, sequence) of each record: the id is the header's first word; bad records are named."""
+    from ..datasets.genome import iter_fasta_records
+    from ..tokenizers import InvalidNucleotideError, NucleotideTokenizer
+
+    if not fasta.is_file():
+        raise UserError(f"FASTA file {fasta} does not exist")
+    try:
+        records = list(iter_fasta_records(fasta))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"{fasta} is not a FASTA file: {error}") from None
+    if not records:
+        raise UserError(f"{fasta} holds no FASTA records")
+    tokenizer = NucleotideTokenizer()
+    seen: set[str] = set()
+    named = []
+    for number, (header, sequence) in enumerate(records, 1):
+        name = header.split()[0] if header.split() else ""
+        if not name:
+            raise UserError(f"{fasta}, record {number}: the header line has no name")
+        if name in seen:
+            raise UserError(f"{fasta}: the name {name!r} is used by more than one record (names must be unique)")
+        seen.add(name)
+        if not sequence:
+            raise UserError(f"{fasta}, record {name!r}: the sequence is empty")
+        try:
+            tokenizer.validate(sequence)
+        except InvalidNucleotideError as error:
+            raise UserError(f"{fasta}, record {name!r}: {error}") from None
+        named.append((name, sequence))
+    return named
+
+
+def plot_splice_track(result: dict[str, Any], name: str, path: Path, threshold: float) -> None:
+    """Donor probabilities up, acceptor probabilities down, along the sequence (1-based positions)."""
+    plt = _figure()
+    length = len(result["sequence"])
+    figure, axis = plt.subplots(figsize=(10, 3.2))
+    donors, acceptors = result["donor_positions"], result["acceptor_positions"]
+    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (GT)")
+    axis.vlines(acceptors + 1, 0, -result["acceptor_prob"][acceptors], color="tab:red", linewidth=1,
+                label="acceptor (AG)")  # fmt: skip
+    for level in (threshold, -threshold):
+        axis.axhline(level, color="grey", linestyle="--", linewidth=0.8)
+    axis.axhline(0, color="black", linewidth=0.6)
+    axis.set_xlim(0, length + 1)
+    axis.set_ylim(-1.05, 1.05)
+    axis.set_yticks([-1, -0.5, 0, 0.5, 1], ["1", "0.5", "0", "0.5", "1"])
+    axis.set_xlabel("position (nt, 1-based)")
+    axis.set_ylabel("acceptor  |  donor")
+    axis.set_title(f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}")
+    axis.legend(loc="upper right", fontsize=8, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Per-nucleotide donor/acceptor probabilities of FASTA sequences of any length.
+
+    Every GT is scored as a donor candidate and every AG as an acceptor candidate by a fine-tuned
+    SpliceBERT window classifier (labels neither/donor/acceptor, config.window_size). Writes
+    PREFIX.tsv (candidate positions, or all with --all-positions), PREFIX.bed (calls with
+    probability > --threshold) and PREFIX_<name>.png (one track per sequence, up to --plot-limit).
+    """
+    import numpy as np
+
+    fasta, model_dir, out = Path(args.fasta), Path(args.model), Path(args.out)
+    if not 0 <= args.threshold <= 1:
+        raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    records = _read_fasta(fasta)
+    config = _model_config(model_dir, "a fine-tuned splice-site model (python -m txformers.training.finetune_splice "
+                                      "writes one in OUTPUT/model)")  # fmt: skip
+    from ..models.splicebert.pipeline_splicebert import SpliceSitePipeline, splice_site_label_ids
+
+    try:
+        splice_site_label_ids(config)
+    except ValueError as error:
+        raise UserError(f"{model_dir}: {error}") from None
+    window = args.window_size or getattr(config, "window_size", None)
+    if not window:
+        raise UserError(f"{model_dir}: the config has no window_size; pass --window-size (the training window)")
+    limit = getattr(config, "max_position_embeddings", None)
+    if window < 2 or (limit and window + 2 > limit):
+        raise UserError(f"window size {window} does not fit {model_dir} (2 to {(limit or 2) - 2} nt)")
+
+    tsv, bed = out.with_suffix(".tsv"), out.with_suffix(".bed")
+    plots, used = {}, set()
+    for name, _ in records[: max(args.plot_limit, 0)]:
+        stem, number = _safe_name(name), 1
+        while stem in used:  # names that differ only in odd characters
+            number += 1
+            stem = f"{_safe_name(name)}_{number}"
+        used.add(stem)
+        plots[name] = out.parent / f"{out.name}_{stem}.png"
+    check_outputs([fasta], [tsv, bed, *plots.values()], args.overwrite)
+
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForSequenceClassification
+
+    from ..tokenizers import NucleotideTokenizer
+
+    run_device = device(args.device)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(run_device).eval()
+    try:
+        finder = SpliceSitePipeline(model=model, tokenizer=NucleotideTokenizer(), device=run_device,
+                                    batch_size=args.batch_size, window_size=window)  # fmt: skip
+        results = tqdm(
+            finder(x for _, x in records), total=len(records), desc="sequences", unit="seq", file=sys.stderr
+        )
+        rows, calls, to_plot, n_candidates = [], [], [], 0
+        for (name, _), result in zip(records, results):
+            sequence, donor, acceptor = result["sequence"], result["donor_prob"], result["acceptor_prob"]
+            n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
+            if args.all_positions:
+                positions = np.arange(len(sequence))
+            else:
+                positions = np.union1d(result["donor_positions"], result["acceptor_positions"])
+            rows.extend(
+                f"{name}\t{i + 1}\t{sequence[i]}\t{donor[i]:.6f}\t{acceptor[i]:.6f}" for i in positions.tolist()
+            )
+            for kind, probabilities, candidates in (("donor", donor, result["donor_positions"]),
+                                                    ("acceptor", acceptor, result["acceptor_positions"])):  # fmt: skip
+                for i in candidates[probabilities[candidates] > args.threshold].tolist():
+                    calls.append((name, i, kind, float(probabilities[i])))
+            if name in plots:
+                to_plot.append((name, result))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+    header = [
+        f"# txformers splice predict: {fasta} with {model_dir} ({window}-nt windows)",
+        f"# position is 1-based; {CONVENTION}",
+        "name\tposition\tnucleotide\tdonor_prob\tacceptor_prob",
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tsv.write_text("\n".join(header + rows) + "\n")
+    order = {name: k for k, (name, _) in enumerate(records)}
+    calls.sort(key=lambda call: (order[call[0]], call[1], call[2]))
+    bed.write_text(
+        "".join(f"{name}\t{i}\t{i + 1}\t{kind}\t{round(p * 1000)}\t+\n" for name, i, kind, p in calls)
+    )
+    for name, result in to_plot:
+        plot_splice_track(result, name, plots[name], args.threshold)
+    total = sum(len(sequence) for _, sequence in records)
+    print(f"model: {model_dir} ({model.config.num_hidden_layers} layers, {window}-nt windows)")
+    print(f"{len(records)} sequences, {total} nt, {n_candidates} GT/AG candidates, "
+          f"{len(calls)} calls with probability > {args.threshold:g}")  # fmt: skip
+    print(f"wrote {tsv}, {bed}" + (f" and {len(plots)} plot(s) {out}_*.png" if plots else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# variants
+# ---------------------------------------------------------------------------------------------
+def _read_vcf(path: Path) -> Any:
+    """VCF (or CSV/TSV with chrom/pos/ref/alt) as a DataFrame with canonical column names."""
+    from ..datasets.splice_variants import _column_map, _read_variant_table
+
+    try:
+        table = _read_variant_table(str(path))
+        if table.empty:
+            raise ValueError(f"{path} holds no variants")
+        mapping = _column_map(table.columns, None, None, str(path))
+    except (ValueError, KeyError, UnicodeDecodeError) as error:
+        raise UserError(str(error)) from None
+    table = table.rename(columns={column: field for field, column in mapping.items()})
+    keep = [c for c in ("id", "chrom", "pos", "ref", "alt", "strand", "exon_start", "exon_end", "label") if c in table]
+    return table[keep]
+
+
+_TABLE_ALIASES = {
+    "wt_sequence": ("wt_sequence", "wt", "wt_seq", "wild_type"),
+    "mut_sequence": ("mut_sequence", "mut", "mut_seq", "mutant"),
+    "position": ("position", "pos", "variant_pos"),
+    "exon_start": ("exon_start",),
+    "exon_end": ("exon_end",),
+    "id": ("id", "name", "variant_id"),
+    "label": ("label",),
+}
+
+
+def _read_table(path: Path) -> Any:
+    """A WT/mutant table: the MaPSy layout (``load_mapsy``) or columns wt_sequence, mut_sequence and
+    optional position (0-based), exon_start/exon_end (0-based, half-open), id, label."""
+    import pandas as pd
+
+    from ..variant_effect import MAPSY_COLUMNS, check_snv, clean_sequence, load_mapsy
+
+    try:
+        sep = "," if path.suffix.lower() == ".csv" else None
+        table = pd.read_csv(path, sep=sep, engine="python")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the table {path}: {error}") from None
+    if set(MAPSY_COLUMNS) <= set(table.columns):
+        try:
+            return load_mapsy(path)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    lookup = {str(column).lower(): column for column in table.columns}
+    mapping = {}
+    for field, aliases in _TABLE_ALIASES.items():
+        found = next((lookup[alias] for alias in aliases if alias in lookup), None)
+        if found is not None:
+            mapping[found] = field
+    missing = [f for f in ("wt_sequence", "mut_sequence") if f not in mapping.values()]
+    if missing:
+        raise UserError(
+            f"{path} lacks the column(s) {missing} (columns: {list(table.columns)}); give wt_sequence and "
+            "mut_sequence (optional: position 0-based, exon_start/exon_end 0-based half-open, id), or the MaPSy layout"
+        )
+    table = table.rename(columns=mapping)[list(mapping.values())]
+    if table.empty:
+        raise UserError(f"{path} holds no variants")
+    positions, refs, alts = [], [], []
+    for row, record in enumerate(table.itertuples(index=False)):
+        try:
+            wt = clean_sequence(record.wt_sequence, f"row {row}: the WT sequence")
+            mut = clean_sequence(record.mut_sequence, f"row {row}: the mutant sequence")
+            given = getattr(record, "position", None)
+            pos, ref, alt = check_snv(wt, mut, None if given is None or pd.isna(given) else given, name=f"row {row}")
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{path}, {error}") from None
+        positions.append(pos)
+        refs.append(ref)
+        alts.append(alt)
+    table["position"], table["ref"], table["alt"] = positions, refs, alts
+    if "id" not in table:
+        table.insert(0, "id", [f"row {i}" for i in range(len(table))])
+    return table
+
+
+def plot_kl_profiles(items: list[dict[str, Any]], path: Path, max_distance: int) -> None:
+    """One panel per variant: KL(mut || wt) by distance to the variant (log scale, floor 1e-6)."""
+    import numpy as np
+
+    plt = _figure()
+    figure, axes = plt.subplots(len(items), 1, figsize=(9, 2.3 * len(items)), squeeze=False)
+    for axis, item in zip(axes[:, 0], items):
+        kl, pos = item["kl"], item["position"]
+        offsets = np.arange(len(kl)) - pos
+        near = np.abs(offsets) <= max_distance
+        axis.semilogy(offsets[near], np.maximum(kl[near], 1e-6), color="tab:purple", linewidth=1)
+        axis.axvline(0, color="black", linewidth=0.8, linestyle=":")
+        for site in item["sites"]:
+            if abs(site - pos) <= max_distance:
+                axis.axvspan(site - pos - 0.5, site - pos + 0.5, color="tab:orange", alpha=0.4, linewidth=0)
+        axis.set_xlim(-max_distance - 1, max_distance + 1)
+        axis.set_ylabel("KL(mut||wt)")
+        axis.set_title(f"{item['label']}: kl_context {item['score']:.2f}", fontsize=9)
+    axes[-1, 0].set_xlabel("distance to the variant (nt); orange: splice-site dinucleotides")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    """Zero-shot splice variant-effect scores from the SpliceBERT masked LM.
+
+    Both WT and mutant go through the model unmasked; per-position KL(mut || wt) of the A/C/G/T
+    probabilities gives kl_context (SpliceBERT's score; higher = more disruptive), kl_variant,
+    delta_p (p_mut(alt) - p_wt(ref)) and, where the exon is known, splice-site KL. Writes
+    PREFIX.tsv and PREFIX.png (KL profiles around the --plot-top highest kl_context variants).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if bool(args.vcf) == bool(args.table):
+        raise UserError("give either --vcf FILE --fasta FILE or --table FILE")
+    if args.vcf and not args.fasta:
+        raise UserError("--vcf needs --fasta (the reference genome the variants refer to)")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_distance < 1:
+        raise UserError(f"--max-distance must be at least 1, got {args.max_distance}")
+    source = Path(args.vcf or args.table)
+    inputs = [source] + ([Path(args.fasta)] if args.vcf else [])
+    for path in inputs:
+        if not path.is_file():
+            raise UserError(f"{path} does not exist")
+    out, model_dir = Path(args.out), Path(args.model)
+    tsv, png = out.with_suffix(".tsv"), out.with_suffix(".png")
+    check_outputs(inputs, [tsv] + ([png] if args.plot_top > 0 else []), args.overwrite)
+
+    from ..variant_effect import clean_sequence, kl_profile, score_variants, splice_site_positions, vcf_sequences
+
+    # Read and check every variant before loading the model: errors come fast and name the variant.
+    if args.vcf:
+        variants = _read_vcf(source)
+        try:
+            windows = vcf_sequences(variants, args.fasta, window=args.window, center=args.center)
+        except (ValueError, FileNotFoundError) as error:
+            raise UserError(str(error)) from None
+        labels = [f"{row.chrom}:{row.pos} {row.ref}>{row.alt}" for row in variants.itertuples()]
+        if "id" in variants:
+            labels = [f"{i} ({label})" if str(i) else label for i, label in zip(variants["id"], labels)]
+    else:
+        variants = _read_table(source)
+        windows = variants
+        labels = [f"{i}: {r}>{a} at {p}" for i, r, a, p in zip(variants["id"], variants["ref"], variants["alt"],
+                                                                 variants["position"])]  # fmt: skip
+    has_sites = {"exon_start", "exon_end"} <= set(windows.columns)
+    wt = [clean_sequence(s) for s in windows["wt_sequence"]]
+    mut = [clean_sequence(s) for s in windows["mut_sequence"]]
+    sites = list(zip(windows["exon_start"], windows["exon_end"])) if has_sites else None
+
+    _model_config(model_dir, "a SpliceBERT masked-LM folder (txformers or original weights)")
+    from ..models.splicebert import SpliceBertForMaskedLM
+    from ..tokenizers import NucleotideTokenizer
+
+    run_device = device(args.device)
+    model = SpliceBertForMaskedLM.from_pretrained(model_dir).to(run_device).eval()
+    tokenizer = NucleotideTokenizer()
+    cache: dict[str, np.ndarray] = {}
+    print(f"scoring {len(wt)} variants ({len(set(wt) | set(mut))} distinct sequences) with {model_dir}",
+          file=sys.stderr)  # fmt: skip
+    try:
+        scores = score_variants(
+            model, tokenizer, wt, mut, list(windows["position"]), sites=sites, batch_size=args.batch_size,
+            device=run_device, max_distance=args.max_distance, edge=args.edge, cache=cache,
+        )  # fmt: skip
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+    if args.vcf:
+        scores = scores.drop(columns=["ref", "alt"]).rename(columns={"position": "window_position"})
+        frame = pd.concat([variants.reset_index(drop=True), scores], axis=1)
+    else:
+        keep = [c for c in ("id", "position", "ref", "alt", "exon_start", "exon_end", "label") if c in variants]
+        frame = pd.concat([variants[keep].reset_index(drop=True), scores.drop(columns=["position", "ref", "alt"])],
+                          axis=1)  # fmt: skip
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    position_note = (
+        "pos is 1-based on the plus strand (as in VCF); window_position is 0-based in the transcript-oriented window"
+        if args.vcf
+        else "position is 0-based in the sequence as given; exon_start/exon_end 0-based, half-open"
+    )
+    header = [
+        f"# txformers splice variants: {source} with {model_dir} (zero-shot, unmasked WT and mutant)",
+        f"# kl_context = sum_{{d=1..{args.max_distance}}} log(max(mean(KL[p-d], KL[p+d]), 1e-6)), higher = more "
+        "disruptive; kl_variant = KL at the variant; delta_p = p_mut(alt) - p_wt(ref)",
+        f"# {position_note}",
+    ]
+    with tsv.open("w") as handle:
+        handle.write("\n".join(header) + "\n")
+        frame.to_csv(handle, sep="\t", index=False, float_format="%.6g", na_rep="nan")
+
+    kl_context = frame["kl_context"].to_numpy()
+    ranked = [i for i in np.argsort(-kl_context, kind="stable") if np.isfinite(kl_context[i])]
+    top = ranked[: max(args.plot_top, 0)]
+    if top:
+        items = []
+        for i in top:
+            site_positions = []
+            if sites is not None:
+                acceptor, donor = splice_site_positions(*_site_or_none(sites[i]), len(wt[i]))
+                site_positions = acceptor + donor
+            kl = kl_profile(cache[wt[i]], cache[mut[i]])
+            position = int(windows["position"].iloc[i])
+            items.append({"kl": kl, "position": position, "sites": site_positions, "label": labels[i],
+                          "score": float(kl_context[i])})  # fmt: skip
+        plot_kl_profiles(items, png, args.max_distance)
+
+    print(f"{len(frame)} variants scored with {model_dir}; highest kl_context:")
+    for i in ranked[:5]:
+        print(f"  {labels[i]:<40} kl_context {kl_context[i]:9.3f}   delta_p {frame['delta_p'][i]:+.4f}")
+    print(f"wrote {tsv}" + (f" and {png} (KL profiles of the top {len(top)})" if top else ""))
+    return 0
+
+
+def _site_or_none(site: tuple[Any, Any]) -> tuple[int | None, int | None]:
+    import pandas as pd
+
+    start, end = (None if value is None or pd.isna(value) else int(value) for value in site)
+    return start, end
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------------------------
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    splice = commands.add_parser(
+        "splice",
+        help="splice-site probabilities along sequences; zero-shot splice variant effects",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  txformers splice predict genes.fa --model runs/splice-sites/model --out outputs/sites\n"
+        "  txformers splice variants --vcf variants.vcf --fasta genome.fa --out outputs/variants\n",
+    )
+    actions = splice.add_subparsers(dest="splice_command", required=True, metavar="command")
+
+    predict = actions.add_parser(
+        "predict",
+        help="per-nucleotide donor/acceptor probabilities of FASTA sequences (any length)",
+        description=f"{inspect.cleandoc(cmd_predict.__doc__)}\n\nConvention: {CONVENTION}. Positions in the "
+        "outputs are 1-based (BED: 0-based start, end = start + 1, score = round(1000 * probability), strand +).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  txformers splice predict examples/minigenes.fa --model runs/splice-sites/model "
+        "--out outputs/sites --threshold 0.5 --plot-limit 5\n",
+    )
+    predict.add_argument("fasta", help="FASTA file (DNA or RNA, any case, any length; IUPAC codes read as N)")
+    predict.add_argument("--model", default=str(DEFAULT_SPLICE_SITE_MODEL),
+                         help="fine-tuned splice-site window classifier (default: %(default)s)")  # fmt: skip
+    predict.add_argument("--out", default="outputs/splice_sites",
+                         help="output prefix: PREFIX.tsv, PREFIX.bed, PREFIX_<name>.png")  # fmt: skip
+    predict.add_argument("--threshold", type=float, default=0.5, help="BED calls: probability > this (default 0.5)")
+    predict.add_argument("--plot-limit", type=int, default=10, help="plot the first N sequences (default 10; 0: none)")
+    predict.add_argument("--all-positions", action="store_true", help="TSV rows for every position, not only GT/AG")
+    predict.add_argument("--window-size", type=int, default=None, help="window length (default: the model's)")
+    predict.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
+    predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    predict.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    predict.set_defaults(handler=cmd_predict)
+
+    variants = actions.add_parser(
+        "variants",
+        help="zero-shot variant-effect scores (KL-context, splice-site KL, delta-p) of SNVs",
+        description=inspect.cleandoc(cmd_variants.__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  txformers splice variants --vcf variants.vcf --fasta hg38.fa --out outputs/variants\n"
+        "  txformers splice variants --table mapsy.txt --out outputs/mapsy --plot-top 3\n"
+        "VCF: CHROM, POS (1-based), REF, ALT on the plus strand; optional INFO STRAND=-, EXON_START/EXON_END\n"
+        "(1-based, inclusive) for the splice-site scores. Table: wt_sequence, mut_sequence, optional position\n"
+        "(0-based), exon_start/exon_end (0-based, half-open), id; or the MaPSy layout (WT_SEQ, MUT_SEQ, ...).\n",
+    )
+    source = variants.add_mutually_exclusive_group()
+    source.add_argument("--vcf", help="VCF (or CSV/TSV with chrom, pos, ref, alt) of SNVs; needs --fasta")
+    source.add_argument("--table", help="table of WT/mutant sequence pairs (CSV/TSV, or MaPSy mapsy.txt)")
+    variants.add_argument("--fasta", help="reference genome FASTA of the --vcf variants")
+    variants.add_argument("--model", default=str(DEFAULT_SPLICEBERT),
+                          help="SpliceBERT masked LM (default: %(default)s)")  # fmt: skip
+    variants.add_argument("--out", default="outputs/splice_variants", help="output prefix: PREFIX.tsv, PREFIX.png")
+    variants.add_argument("--window", type=int, default=510, help="--vcf: window length in nt (default 510)")
+    variants.add_argument("--center", choices=["variant", "exon"], default="variant",
+                          help="--vcf: centre windows on the variant or on the exon (needs exon bounds)")  # fmt: skip
+    variants.add_argument("--max-distance", type=int, default=100, help="KL-context distance D (default 100)")
+    variants.add_argument("--edge", choices=["one_sided", "strict"], default="one_sided",
+                          help="KL-context rule near sequence ends (see variant_effect.kl_context_score)")  # fmt: skip
+    variants.add_argument("--plot-top", type=int, default=5, help="plot KL profiles of the N highest kl_context")
+    variants.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
+    variants.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    variants.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    variants.set_defaults(handler=cmd_variants)
