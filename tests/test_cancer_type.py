@@ -82,6 +82,20 @@ def test_aggregate_by_sample_and_scores():
     assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
+def test_bootstrap_resamples_whole_patients():
+    from txformers.training.cancer_type import bootstrap_ci
+
+    y = np.array([0] * 10 + [1] * 10)
+    perfect = bootstrap_ci(y, y.copy(), np.repeat(["P1", "P2", "P3", "P4"], 5), n_boot=200)
+    assert perfect["accuracy"] == [1.0, 1.0] and perfect["macro_f1"] == [1.0, 1.0]
+    # one patient all wrong, three all right: accuracy over resampled patients is a multiple of 1/4
+    predicted = y.copy()
+    predicted[:5] = 1
+    ci = bootstrap_ci(y, predicted, np.repeat(["P1", "P2", "P3", "P4"], 5), n_boot=500)
+    assert 0.0 <= ci["accuracy"][0] <= 0.5 and ci["accuracy"][1] == 1.0
+    assert all(round(value * 4, 6).is_integer() for value in ci["accuracy"])
+
+
 def test_panel_tokenizer_keeps_pretrained_ids():
     pretrained = GeneExpressionTokenizer.from_genes(["ACTB", "IL2", "B2M", "IFNG"], mode="bins", n_bins=11, batch_tokens=["s"])
     tok, missing = panel_tokenizer(pretrained, ["IFNG", "IL2", "IL10"])

@@ -12,14 +12,26 @@ For every cancer type and cytokine gene, one-vs-rest over cells:
   cancer's logit, over the cancer's cells, from a ``CellformerForCellClassification`` (captum's
   ``LayerIntegratedGradients`` on the value embedding; baseline: every detected gene at bin 0, i.e.
   not expressed; undetected genes are not tokens and get 0). ``pip install captum``.
-* ``rank``: rank of the gene within its cancer by ``cohens_d`` (1 = most over-expressed).
+* ``rank``: rank of the gene within its cancer by ``auroc``, ties by ``cohens_d`` (1 = most over-expressed).
+  AUROC is rank-based, so a few cells with a high value cannot outweigh a lower detection rate, as they
+  can for Cohen's d on sparse single-cell data.
 
-Saved as a TSV (one row per cancer x gene) and a heatmap PNG (top genes per cancer: effect size, and
+The **top genes** of a cancer (:func:`top_genes`, the heatmap) are its best-ranked genes that are
+over-expressed by both measures (``auroc > 0.5`` and ``cohens_d > 0``); a cancer may have fewer than asked.
+Saved as a TSV (one row per cancer x gene) and a heatmap PNG (top genes per cancer: AUROC, and
 attribution when computed). Read the result with the study confound in mind: when each cancer comes
 from one study, "distinguishing" also means "distinguishing the study" (platform, cell-type mix).
 
     python -m txformers.cytokine_patterns --scrna-dir ../shared/data/scrna \\
-        --model checkpoints/cellformer-cancer-type --output-dir results/cellformer
+        --model checkpoints/cellformer-cancer-type --output-dir results/cellformer/patterns
+    python -m txformers.cytokine_patterns --h5ad cells.h5ad --label-column cancer_type --output-dir out
+    txformers cytokine patterns --manifest samples.tsv --model checkpoints/cellformer-cancer-type --out out
+
+Inputs: the immune cells of a tumour-immune manifest (:class:`~txformers.datasets.tumor_immune.TumorImmuneBuilder`,
+cytokine genes measured in every sample), or every cell of one AnnData with a cancer-type ``obs`` column
+(:func:`cells_from_h5ad`; filter it to immune cells first). Outputs in the output folder:
+``cytokine_patterns.tsv``, ``cytokine_patterns.png`` and ``cytokine_patterns.json`` (the command, the input,
+cells per cancer, the top genes per cancer).
 
 Example:
 
@@ -28,8 +40,9 @@ Example:
 >>> from txformers.cytokine_patterns import cytokine_pattern_table
 >>> X = np.array([[2.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 2.0]])
 >>> table = cytokine_pattern_table(X, ["IFNG", "IL10"], np.array(["lung", "lung", "renal", "renal"]))
->>> table.query("cancer_type == 'lung' and gene == 'IFNG'")[["detection_rate", "auroc", "rank"]].values.tolist()
-[[1.0, 1.0, 1]]
+>>> row = table.query("cancer_type == 'lung' and gene == 'IFNG'").iloc[0]
+>>> float(row["detection_rate"]), float(row["auroc"]), int(row["rank"])
+(1.0, 1.0, 1)
 
 ```
 """
@@ -113,7 +126,8 @@ def cytokine_pattern_table(
                 "attribution": np.asarray(attribution)[inside].mean(0) if attribution is not None else np.nan,
             }
         )
-        frame["rank"] = frame["cohens_d"].rank(ascending=False, method="first").astype(int)
+        order = np.lexsort((-frame["cohens_d"].to_numpy(), -frame["auroc"].to_numpy()))
+        frame["rank"] = np.argsort(order) + 1
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
@@ -170,28 +184,41 @@ def integrated_gradients(
     return result
 
 
+def _top_rows(table: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The top genes of every cancer: best ``rank`` first, over-expressed by both AUROC and Cohen's d."""
+    over = table[(table["auroc"] > 0.5) & (table["cohens_d"] > 0)]
+    return over.sort_values(["cancer_type", "rank"]).groupby("cancer_type", sort=True).head(top)
+
+
 def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str | None = None) -> Path:
-    """Heatmap of the top ``top`` genes per cancer (by Cohen's d): effect size, and attribution when present."""
+    """Heatmap of the top ``top`` genes per cancer (see the module docstring): one-vs-rest AUROC, and the
+    attribution when present; the number of cells of each cancer is in its label."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    chosen = list(dict.fromkeys(table[table["rank"] <= top].sort_values(["cancer_type", "rank"])["gene"]))
+    chosen = list(dict.fromkeys(_top_rows(table, top)["gene"]))
+    if not chosen:  # nothing over-expressed anywhere: show the best-ranked genes anyway
+        chosen = list(dict.fromkeys(table[table["rank"] <= top].sort_values(["cancer_type", "rank"])["gene"]))
     cancers = sorted(table["cancer_type"].unique())
-    panels = [("cohens_d", "effect size (Cohen's d, one vs rest)")]
+    n_cells = table.groupby("cancer_type")["n_cells"].first()
+    panels = [("auroc", "AUROC, one vs rest (0.5: no difference)")]
     if table["attribution"].notna().any():
         panels.append(("attribution", "integrated gradients (scaled per cancer)"))
-    figure, axes = plt.subplots(1, len(panels), figsize=(2.2 + 1.1 * len(cancers) * len(panels), 1.5 + 0.28 * len(chosen)))
+    figure, axes = plt.subplots(1, len(panels), figsize=(1.8 + (0.75 + 0.55 * len(cancers)) * len(panels), 1.8 + 0.26 * len(chosen)))
     axes = np.atleast_1d(axes)
     for axis, (column, label) in zip(axes, panels):
         grid = table.pivot(index="gene", columns="cancer_type", values=column).loc[chosen, cancers]
         if column == "attribution":
             scale = grid.abs().max(0).replace(0, 1)
             grid = grid / scale
-        limit = float(np.nanmax(np.abs(grid.to_numpy()))) or 1.0
-        image = axis.imshow(grid.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-        axis.set_xticks(range(len(cancers)), [c.replace("_", " ") for c in cancers], rotation=45, ha="right")
+            low, high = -1.0, 1.0
+        else:
+            low, high = 0.0, 1.0
+        image = axis.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r", vmin=low, vmax=high, aspect="auto")
+        axis.set_xticks(range(len(cancers)), [f"{c.replace('_', ' ')} ({n_cells[c]})" for c in cancers], rotation=45,
+                        ha="right")  # fmt: skip
         axis.set_yticks(range(len(chosen)), chosen)
         axis.set_title(label, fontsize=9)
         figure.colorbar(image, ax=axis, shrink=0.6)
@@ -206,13 +233,166 @@ def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str
 
 
 def top_genes(table: pd.DataFrame, top: int = 5) -> dict[str, list[dict[str, Any]]]:
-    """The ``top`` genes of every cancer by Cohen's d, with their statistics."""
+    """Up to ``top`` genes over-expressed in every cancer (AUROC > 0.5 and Cohen's d > 0), best rank first,
+    with their statistics (NaN written as None, so the result is valid JSON)."""
     keep = ["gene", "detection_rate", "detection_rate_rest", "cohens_d", "auroc", "attribution"]
+    tidy = lambda v: (None if np.isnan(v) else round(v, 4)) if isinstance(v, float) else v  # noqa: E731 (NaN: not JSON)
+    rows = _top_rows(table, top)
     return {
-        cancer: [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                 for row in group.nsmallest(top, "rank")[keep].to_dict("records")]  # fmt: skip
-        for cancer, group in table.groupby("cancer_type")
+        cancer: [{k: tidy(v) for k, v in row.items()} for row in rows[rows["cancer_type"] == cancer][keep].to_dict("records")]
+        for cancer in sorted(table["cancer_type"].unique())
     }
+
+
+OUTPUT_NAMES = ("cytokine_patterns.tsv", "cytokine_patterns.png", "cytokine_patterns.json")
+CONFOUND_NOTE = (
+    "One-vs-rest statistics over cells. Where each cancer type comes from one study, a gene that separates a "
+    "cancer also separates its study (platform, lab, cell-type mix): read the patterns as hypotheses."
+)
+
+
+def output_paths(output_dir: str | Path) -> list[Path]:
+    """The files :func:`write_patterns` writes into ``output_dir`` (table, heatmap, summary)."""
+    return [Path(output_dir) / name for name in OUTPUT_NAMES]
+
+
+def cells_from_h5ad(
+    path: str | Path,
+    label_column: str,
+    layer: str | None = None,
+    gene_column: str | None = None,
+    genes: Sequence[str] | None = None,
+) -> tuple[np.ndarray, list[str], np.ndarray, dict[str, Any]]:
+    """Cells of one AnnData as ``(X, genes, labels, info)``: log1p(CP10k) of the cytokine genes it measures.
+
+    Raw counts and linear values are scaled to 10,000 per cell over all its genes, then log1p (the
+    tokenizer's panel mode, as the tumour-immune builder does); log-normalised values are used as they are.
+    Cells without a label are left out (counted in ``info``). ``genes`` defaults to the 185 cytokine genes.
+    """
+    import anndata
+
+    from .data import cytokine_genes
+    from .tokenizers.tokenization_gene_expression import GeneCoverageError, GeneExpressionTokenizer
+
+    adata = anndata.read_h5ad(path)
+    if label_column not in adata.obs.columns:
+        raise ValueError(f"{path}: no obs column {label_column!r} (columns: {list(adata.obs.columns)[:20]})")
+    labels = adata.obs[label_column].astype(object).to_numpy()
+    unlabelled = np.array([label is None or (isinstance(label, float) and np.isnan(label)) or str(label).strip() == ""
+                           for label in labels])  # fmt: skip
+    panel = GeneExpressionTokenizer.from_genes(list(genes) if genes is not None else cytokine_genes(), mode="panel")
+    scale = GeneExpressionTokenizer.detect_scale(adata, layer=layer)
+    if scale == "scaled":
+        raise ValueError(f"{path}: the expression has negative values (scaled or z-scored); give raw counts or "
+                         "log-normalised values (e.g. --layer counts)")  # fmt: skip
+    try:
+        encoded = panel(adata, mode="panel", layer=layer, gene_column=gene_column, min_coverage=0.0)
+    except GeneCoverageError as error:
+        raise ValueError(f"{path}: {error}") from None
+    present = ~encoded["missing_mask"][0] if len(encoded["missing_mask"]) else np.zeros(len(panel.genes), dtype=bool)
+    kept_genes = [gene for gene, keep in zip(panel.genes, present) if keep]
+    X = np.asarray(encoded["expression"], dtype=np.float64)[~unlabelled][:, present]
+    info = {"source": str(path), "label_column": label_column, "scale": scale, "cells_without_label": int(unlabelled.sum()),
+            "panel_genes_missing": [gene for gene, keep in zip(panel.genes, present) if not keep]}  # fmt: skip
+    return X, kept_genes, np.asarray(labels[~unlabelled]).astype(str), info
+
+
+def model_attributions(
+    model_dir: str | Path, X: np.ndarray, genes: Sequence[str], labels: np.ndarray, n_steps: int = 32, batch_size: int = 64
+) -> np.ndarray:
+    """Cells x genes integrated-gradients attribution of each gene toward the cell's own label, from a saved
+    ``CellformerForCellClassification`` (and its tokenizer) in ``model_dir``; genes outside the model's
+    vocabulary get NaN. Every label must be one of the model's classes."""
+    from .models.cellformer import CellformerForCellClassification
+    from .tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
+    from .training.cancer_type import encode_cells
+
+    model = CellformerForCellClassification.from_pretrained(model_dir).eval()
+    tokenizer = GeneExpressionTokenizer.from_pretrained(model_dir)
+    classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not classes of the model in {model_dir} (its classes: {classes})")
+    known = np.array([tokenizer.convert_tokens_to_ids(gene) != tokenizer.unk_token_id for gene in genes])
+    if not known.any():
+        raise ValueError(f"none of the genes {list(genes)[:10]} is in the vocabulary of the model in {model_dir}")
+    used = [gene for gene, keep in zip(genes, known) if keep]
+    inputs = encode_cells(tokenizer, np.asarray(X)[:, known], used)
+    targets = np.array([classes.index(label) for label in labels])
+    attribution = np.full(np.shape(X), np.nan)
+    attribution[:, known] = integrated_gradients(
+        model, inputs, targets, tokenizer.convert_tokens_to_ids(used), n_steps=n_steps, batch_size=batch_size
+    )
+    return attribution
+
+
+def write_patterns(
+    table: pd.DataFrame, output_dir: str | Path, summary: dict[str, Any], top: int = 6, title: str | None = None
+) -> list[Path]:
+    """Write the table (TSV), the heatmap (PNG) and ``summary`` plus the top genes per cancer (JSON)."""
+    tsv, png, summary_path = output_paths(output_dir)
+    tsv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(tsv, sep="\t", index=False, float_format="%.5g")
+    plot_heatmap(table, png, top=top, title=title or "Cytokines of tumour immune cells by cancer type (one-vs-rest)")
+    summary = {**summary, "top_genes": top_genes(table), "note": CONFOUND_NOTE}
+    summary_path.write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    return [tsv, png, summary_path]
+
+
+def run_patterns(
+    X: np.ndarray,
+    genes: Sequence[str],
+    labels: np.ndarray,
+    output_dir: str | Path,
+    model_dir: str | Path | None = None,
+    n_steps: int = 32,
+    top: int = 6,
+    summary: dict[str, Any] | None = None,
+    studies: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Pattern table (with attributions when ``model_dir`` is given), heatmap and summary in ``output_dir``.
+
+    With ``studies`` (the study of each cell), the summary also holds ``top_genes_within_study``: the top
+    genes of the cancers of every study holding two or more, one-vs-rest among that study's cells only (no
+    platform or lab difference between the groups compared).
+    """
+    labels = np.asarray(labels).astype(str)
+    attribution = model_attributions(model_dir, X, genes, labels, n_steps=n_steps) if model_dir else None
+    table = cytokine_pattern_table(X, genes, labels, attribution)
+    counts = pd.Series(labels).value_counts().sort_index()
+    within: dict[str, Any] = {}
+    if studies is not None:
+        studies = np.asarray(studies).astype(str)
+        for study in sorted(set(studies)):
+            mask = studies == study
+            if len(set(labels[mask])) >= 2:
+                part = cytokine_pattern_table(np.asarray(X)[mask], genes, labels[mask])
+                within[study] = {"cells_per_cancer_type": {str(k): int(v) for k, v in
+                                                           pd.Series(labels[mask]).value_counts().sort_index().items()},
+                                 "top_genes": top_genes(part)}  # fmt: skip
+    one_study_each = studies is not None and all(len(set(studies[labels == name])) == 1 for name in counts.index)
+    result = {
+        **(summary or {}),
+        "cells": int(len(labels)),
+        "cells_per_cancer_type": {str(k): int(v) for k, v in counts.items()},
+        "genes": list(genes),
+        "attribution_model": str(model_dir) if model_dir else None,
+        "integrated_gradients_steps": n_steps if model_dir else None,
+    }
+    if model_dir:
+        result["attribution_note"] = (
+            "Integrated gradients explain the model's logit of each cell's own cancer type; on cells the model was "
+            "trained on (the bundled checkpoint saw every --scrna-dir cell) they show what it learnt, not held-out "
+            "evidence."
+        )
+    if studies is not None:
+        result["every_cancer_from_one_study"] = one_study_each
+        result["top_genes_within_study"] = within
+    title = "Cytokines of tumour immune cells by cancer type (one-vs-rest)"
+    if one_study_each:
+        title += "\neach cancer type comes from a single study: differences include study differences"
+    write_patterns(table, output_dir, result, top=top, title=title)
+    return {**result, "top_genes": top_genes(table)}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -220,49 +400,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--scrna-dir", help="the shared real scRNA folder (../shared/data/scrna)")
     source.add_argument("--manifest", help="a tumour-immune manifest (see txformers.datasets.tumor_immune)")
+    source.add_argument("--h5ad", help="one AnnData whose cells carry their cancer type (--label-column)")
+    parser.add_argument("--label-column", help="obs column with the cancer type of each cell (--h5ad)")
+    parser.add_argument("--layer", help="AnnData layer to read instead of X (--h5ad)")
     parser.add_argument("--model", help="CellformerForCellClassification folder (with its tokenizer) for attributions")
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--top", type=int, default=6, help="genes per cancer in the heatmap")
     parser.add_argument("--n-steps", type=int, default=32, help="integrated-gradients steps")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)
+    if args.h5ad and not args.label_column:
+        parser.error("--h5ad needs --label-column")
+    existing = [str(path) for path in output_paths(args.output_dir) if path.exists()]
+    if existing and not args.overwrite:
+        parser.error(f"{existing} exist; pass --overwrite to replace them or choose another --output-dir")
 
-    from .training.cancer_type import encode_cells, load_cells, prepare_real_manifest
-
-    with tempfile.TemporaryDirectory() as workdir:
-        manifest = prepare_real_manifest(args.scrna_dir, workdir) if args.scrna_dir else Path(args.manifest)
-        cells = load_cells(manifest, Path(workdir) / "cache")
-    labels = np.array(cells.classes)[cells.y]
-    attribution = None
-    if args.model:
-        from .models.cellformer import CellformerForCellClassification
-        from .tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
-
-        model = CellformerForCellClassification.from_pretrained(args.model)
-        tokenizer = GeneExpressionTokenizer.from_pretrained(args.model)
-        model_classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        if sorted(model_classes) != sorted(cells.classes):
-            raise ValueError(f"the model predicts {model_classes}, the data holds {cells.classes}")
-        inputs = encode_cells(tokenizer, cells.X, cells.genes)
-        targets = np.array([model_classes.index(label) for label in labels])
-        panel_ids = tokenizer.convert_tokens_to_ids(cells.genes)
-        attribution = integrated_gradients(model, inputs, targets, panel_ids, n_steps=args.n_steps)
-    table = cytokine_pattern_table(cells.X, cells.genes, labels, attribution)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output / "cytokine_patterns.tsv", sep="\t", index=False, float_format="%.5g")
-    plot_heatmap(table, output / "cytokine_patterns.png", top=args.top,
-                 title="Cytokines of tumour immune cells by cancer type (one study per cancer: confounded)")  # fmt: skip
-    summary = {
-        "command": "python -m txformers.cytokine_patterns " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "cells": int(len(labels)),
-        "genes": cells.genes,
-        "cancer_types": cells.classes,
-        "attribution_model": args.model,
-        "top_genes": top_genes(table),
+    summary: dict[str, Any] = {
+        "command": "python -m txformers.cytokine_patterns " + " ".join(argv if argv is not None else sys.argv[1:])
     }
-    (output / "cytokine_patterns.json").write_text(json.dumps(summary, indent=1, default=str))
-    print(json.dumps(summary["top_genes"], indent=1, default=str))
-    return summary
+    if args.h5ad:
+        X, genes, labels, info = cells_from_h5ad(args.h5ad, args.label_column, layer=args.layer)
+        summary["input"] = info
+    else:
+        from .training.cancer_type import confound_report, load_cells, prepare_real_manifest
+
+        with tempfile.TemporaryDirectory() as workdir:
+            manifest = prepare_real_manifest(args.scrna_dir, workdir) if args.scrna_dir else Path(args.manifest)
+            cells = load_cells(manifest, Path(workdir) / "cache")
+        X, genes, labels, studies = cells.X, cells.genes, np.array(cells.classes)[cells.y], cells.study
+        confound = confound_report(cells)
+        summary["input"] = {
+            "source": str(args.scrna_dir or args.manifest),
+            "samples": len(cells.report.get("samples", [])),
+            "studies_per_cancer_type": {name: block["studies"] for name, block in confound["per_cancer"].items()},
+        }
+    result = run_patterns(X, genes, labels, args.output_dir, args.model, n_steps=args.n_steps, top=args.top,
+                          summary=summary, studies=None if args.h5ad else studies)  # fmt: skip
+    print(json.dumps(result["top_genes"], indent=1, default=str))
+    return result
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -413,7 +413,8 @@ def sample_gene_names(spec: SampleSpec) -> list[str]:
             finally:
                 adata.file.close()
         if spec.format == "csv":
-            first = (gzip.open if path.name.endswith(".gz") else open)(path, "rt").readline()
+            with (gzip.open if path.name.endswith(".gz") else open)(path, "rt") as handle:
+                first = handle.readline()
             sep = "\t" if "\t" in first else ","
             if spec.orientation == "cells_x_genes":
                 return [str(name) for name in pd.read_csv(path, sep=sep, index_col=0, nrows=0).columns]

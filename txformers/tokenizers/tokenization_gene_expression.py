@@ -988,7 +988,7 @@ class GeneExpressionTokenizer(PushToHubMixin):
         """
         hub_keys = ("cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies")
         hub = {key: kwargs.pop(key) for key in hub_keys if key in kwargs}
-        for key in ("_from_auto", "trust_remote_code", "_commit_hash", "code_revision", "use_fast"):
+        for key in ("_from_auto", "_from_pipeline", "trust_remote_code", "_commit_hash", "code_revision", "use_fast"):
             kwargs.pop(key, None)
         path = str(pretrained_model_name_or_path)
 

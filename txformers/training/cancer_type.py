@@ -236,6 +236,26 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[s
     }
 
 
+def bootstrap_ci(
+    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """95 % intervals of accuracy and macro-F1 by resampling whole patients (groups) with replacement,
+    the unit the splits are drawn over; cells of one patient are not independent."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(seed)
+    names, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(len(names))]
+    accuracy, macro_f1 = [], []
+    for _ in range(n_boot):
+        index = np.concatenate([members[g] for g in rng.integers(0, len(names), size=len(names))])
+        truth, predicted = y_true[index], y_pred[index]
+        accuracy.append(float((truth == predicted).mean()))
+        macro_f1.append(float(f1_score(truth, predicted, labels=sorted(set(truth.tolist())), average="macro", zero_division=0)))
+    interval = lambda values: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]  # noqa: E731
+    return {"accuracy": interval(accuracy), "macro_f1": interval(macro_f1), "n_boot": n_boot}
+
+
 # ----------------------------------------------------------------------------- models
 def _full_proba(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
     proba = np.zeros((len(X), n_classes))
@@ -324,9 +344,16 @@ def finetune_cellformer(
     torch.manual_seed(options.seed)
     labels = {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
     if pretrained_dir is not None:
-        model = CellformerForCellClassification.from_pretrained(
-            pretrained_dir, classifier_dropout=options.dropout, hidden_dropout_prob=options.dropout, **labels
-        )
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the fresh classifier head is by design (strict loading checks the rest)
+        try:
+            model = CellformerForCellClassification.from_pretrained(
+                pretrained_dir, classifier_dropout=options.dropout, hidden_dropout_prob=options.dropout, **labels
+            )
+        finally:
+            hf_logging.set_verbosity(verbosity)
     else:
         model = CellformerForCellClassification(CellformerConfig(**{**scratch_config.to_dict(), **labels}))
     counts = np.bincount(y, minlength=len(classes)).astype(float)
@@ -504,6 +531,7 @@ def run_protocol(cells: CellTable, protocol: str, models: list[str], args: argpa
         sample_truth = np.array([part.y[part.sample == s][0] for s in sample_ids])
         result["models"][name] = {
             "per_cell": scores(part.y, predicted, cells.classes),
+            "per_cell_95ci_patient_bootstrap": bootstrap_ci(part.y, predicted, groups, seed=args.seed),
             "per_sample": scores(sample_truth, sample_proba.argmax(1), cells.classes),
             "per_cell_learnable": scores(part.y[~absent], predicted[~absent], cells.classes) if (~absent).any() else None,
         }
@@ -571,13 +599,19 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    """Markdown table of accuracy / macro-F1 per protocol and model (per cell and per sample)."""
-    lines = ["| protocol | model | cell accuracy | cell macro-F1 | sample accuracy | sample macro-F1 |", "|---|---|---|---|---|---|"]
+    """Markdown table of accuracy / macro-F1 per protocol and model (per cell, with patient-bootstrap 95 %
+    intervals, and per sample)."""
+    lines = [
+        "| protocol | model | cell accuracy [95% CI] | cell macro-F1 [95% CI] | sample accuracy | sample macro-F1 |",
+        "|---|---|---|---|---|---|",
+    ]
     for protocol, block in result["protocols"].items():
         for name, metrics in block["models"].items():
             cell, sample = metrics["per_cell"], metrics["per_sample"]
+            ci = metrics.get("per_cell_95ci_patient_bootstrap") or {"accuracy": [np.nan] * 2, "macro_f1": [np.nan] * 2}
             lines.append(
-                f"| {protocol} | {name} | {cell['accuracy']:.3f} | {cell['macro_f1']:.3f} | "
+                f"| {protocol} | {name} | {cell['accuracy']:.3f} [{ci['accuracy'][0]:.2f}, {ci['accuracy'][1]:.2f}] | "
+                f"{cell['macro_f1']:.3f} [{ci['macro_f1'][0]:.2f}, {ci['macro_f1'][1]:.2f}] | "
                 f"{sample['accuracy']:.3f} | {sample['macro_f1']:.3f} |"
             )
     return "\n".join(lines)
