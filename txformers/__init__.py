@@ -14,6 +14,13 @@ from transformers import (
     AutoTokenizer,
 )
 
+from .models.cellformer import (
+    CellformerConfig,
+    CellformerForCellClassification,
+    CellformerForMaskedExpressionModeling,
+    CellformerModel,
+)
+from .models.cellformer import register as _register_cellformer
 from .models.metascdrug import (
     MetaScDrugConfig,
     MetaScDrugForDrugResponse,
@@ -29,6 +36,7 @@ from .models.splicebert import (
     SpliceBertModel,
     SpliceBertPreTrainedModel,
 )
+from .models.splicebert.pipeline_splicebert import register_pipelines as _register_splice_pipelines
 from .tokenizers import (
     GeneCoverageError,
     GeneExpressionTokenizer,
@@ -58,8 +66,14 @@ def _register() -> None:
 
 _register()
 _register_metascdrug()
+_register_cellformer(GeneExpressionTokenizer)
+_register_splice_pipelines()
 
 __all__ = [
+    "CellformerConfig",
+    "CellformerForCellClassification",
+    "CellformerForMaskedExpressionModeling",
+    "CellformerModel",
     "GeneCoverageError",
     "GeneExpressionTokenizer",
     "InvalidNucleotideError",
