@@ -64,6 +64,10 @@ def test_one_command_trains_pretrained_scratch_and_baseline(tmp_path):
     model = SpliceBertForSequenceClassification.from_pretrained(tmp_path / "out" / "model")
     assert model.config.id2label == {0: "neither", 1: "donor", 2: "acceptor"}
     assert model.config.window_size == 100 and model.config.classifier_pooling == "center"
+    # the saved folder ships the splice-site pipeline, and only it
+    saved_config = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
+    assert list(saved_config["custom_pipelines"]) == ["splice-site-prediction"]
+    assert (tmp_path / "out" / "model" / "pipeline_splicebert.py").is_file()
 
 
 @pytest.mark.parametrize("flag", ["--lora"])

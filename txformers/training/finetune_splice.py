@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
 
 from ..models.splicebert import SpliceBertConfig, SpliceBertForSequenceClassification
+from ..models.splicebert.pipeline_splicebert import SPLICE_SITE_TASK, add_pipelines_to_checkpoint
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
 
 ID2LABEL = {0: "neither", 1: "donor", 2: "acceptor"}
@@ -162,7 +164,7 @@ def finetune(
             probabilities = predict(model, encoded["validation"], args.eval_batch_size, accelerator.device)
             metrics = site_metrics(probabilities, splits["validation"])
             auroc = float(np.mean([m["auroc"] for m in metrics.values()]))
-            history.append({"step": step, "loss": float(loss), "validation_auroc": auroc})
+            history.append({"step": step, "loss": loss.item(), "validation_auroc": auroc})
             accelerator.print(f"[{name}] step {step}/{steps} loss {float(loss):.4f} validation AUROC {auroc:.4f}")
             if auroc > best["validation_auroc"]:
                 best = {"validation_auroc": auroc, "step": step, "validation": metrics}
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup-steps", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--limit-train", type=int, default=0, help="use only this many training windows (0: all)")
+    parser.add_argument("--pooling", choices=["center", "mean", "cls"], default="center",
+                        help="window summary fed to the head: the candidate's nucleotide, the mean over the window, [CLS]")
     parser.add_argument("--lora", action="store_true", help="LoRA adapters + head instead of full fine-tuning")
     parser.add_argument("--skip-scratch", action="store_true", help="do not train the no-pretraining model (b)")
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
         splits["train"] = {k: v[keep] for k, v in splits["train"].items()}
     tokenizer = NucleotideTokenizer()
     results: dict = {
-        "command": "python -m txformers.training.finetune_splice " + " ".join(argv or []),
+        "command": "python -m txformers.training.finetune_splice " + " ".join(sys.argv[1:] if argv is None else argv),
         "args": vars(args),
         "splits": {k: int(len(v["label"])) for k, v in splits.items()},
         "window": {"length": args.crop, "dinucleotide_index": args.crop // 2 - 1, "labels": ID2LABEL},
@@ -222,11 +226,13 @@ def main(argv: list[str] | None = None) -> dict:
     print("logistic regression:", json.dumps(results["logistic_regression_onehot_60nt"]["test"]))
 
     head = dict(num_labels=3, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
-                classifier_pooling="center", window_size=args.crop)  # fmt: skip
+                classifier_pooling=args.pooling, window_size=args.crop)  # fmt: skip
     pretrained = SpliceBertForSequenceClassification.from_pretrained(args.pretrained, **head)
     model, results["pretrained"] = finetune(pretrained, splits, tokenizer, args, "pretrained")
+    model.config.custom_pipelines = {}  # not the masked-LM pipelines of the pretrained checkpoint
     model.save_pretrained(output / "model")
     tokenizer.save_pretrained(output / "model")
+    add_pipelines_to_checkpoint(output / "model", SPLICE_SITE_TASK)
     if not args.skip_scratch:
         torch.manual_seed(args.seed)
         config = SpliceBertConfig(**{**pretrained.config.to_dict(), **head})
