@@ -507,12 +507,18 @@ def splice_sites_card(results: dict, name: str, *, checkpoint: Path | None = Non
             " | ".join(f"{values[site][key]:.4f}" for key in ("auroc", "ap", "accuracy", "f1")) for site in sites) + " |")  # fmt: skip
     best = results["pretrained"].get("best", {})
     lora = " with LoRA adapters (merged)" if args.get("lora") else ""
-    steps = args.get("max_steps") or f"{args.get('epochs', '?')} epoch(s) of"
+    steps = f"{args['max_steps']} steps" if args.get("max_steps") else f"{args.get('epochs', '?')} epoch(s)"
     seconds = results["pretrained"].get("train_seconds")
     parameters = results["pretrained"].get("parameters")
     command = _recorded_command(results, "txformers.training.finetune_splice", args, skip=("cache_dir",))
     gain = {site: test[site]["auroc"] - baseline[site]["auroc"] for site in sites}
-    verdict = " and ".join(f"{site} AUROC {'+' if gain[site] >= 0 else ''}{gain[site]:.4f}" for site in sites)
+    verdict = " and ".join(f"{site} AUROC {gain[site]:+.4f}" for site in sites)
+    if "scratch" in results:
+        scratch_gain = {site: test[site]["auroc"] - results["scratch"]["test"][site]["auroc"] for site in sites}
+        verdict += ". Against the same architecture trained from random weights on the same splits: " + " and ".join(
+            f"{site} AUROC {scratch_gain[site]:+.4f}" for site in sites)
+        if any(gain < 0 for gain in scratch_gain.values()):
+            verdict += " (here the pretraining did not help)"
     body = f"""
 # {name}
 
@@ -538,7 +544,7 @@ probabilities = model(**tokenizer([window], return_tensors="pt")).logits.softmax
   ({splits.get("validation", 0):,} windows) cut from Train picked the step (best mean validation AUROC of donor
   and acceptor: {best.get("validation_auroc", float("nan")):.4f} at step {best.get("step", "?")}); Test held out
   ({splits.get("test", 0):,} windows). Training windows: {splits.get("train", 0):,}.
-- {steps} steps of batch {args.get("batch_size", "?")}, AdamW lr {args.get("lr", "?")}, {args.get("warmup_steps", "?")} warm-up steps,
+- {steps} of batches of {args.get("batch_size", "?")}, AdamW lr {args.get("lr", "?")}, {args.get("warmup_steps", "?")} warm-up steps,
   seed {args.get("seed", "?")}{f"; {parameters:,} parameters" if parameters else ""}{f"; {seconds / 60:.1f} min of training" if seconds else ""}.
 
 ## Evaluation (Test, never used for training or selection)
@@ -562,7 +568,9 @@ Reproduce:
 
 ## Limitations
 
-Window classifier of one candidate position: it does not scan a transcript. Human data only; the
+Window classifier of one candidate position; to scan sequences of any length use the
+`splice-site-prediction` pipeline shipped with the checkpoint (`pipeline("splice-site-prediction",
+model=..., trust_remote_code=True)`), which classifies every GT/AG in its window. Human data only; the
 decoys are GT/AG dinucleotides that are not splice sites in the source annotation.
 """
     return _card(metadata, body)
