@@ -24,6 +24,7 @@ import gzip
 import json
 import math
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,6 +256,7 @@ def train(args: argparse.Namespace) -> dict:
     metrics_file = output_dir / "metrics.jsonl"
     model.train()
     running: list[float] = []
+    tokens, interval_start = 0, time.perf_counter()  # throughput: real tokens (all processes) per second
     while step < args.max_steps:
         for _ in range(args.gradient_accumulation_steps):
             sequences = next(batches)
@@ -275,10 +277,13 @@ def train(args: argparse.Namespace) -> dict:
                 scheduler.step()
                 optimizer.zero_grad()
             running.append(accelerator.gather(outputs.loss.detach()[None]).mean().item())
+            tokens += int(accelerator.gather(batch["attention_mask"].sum().to(accelerator.device)[None]).sum())
         step += 1
         if step % args.log_every == 0 or step == args.max_steps:
-            record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0]}
-            running = []
+            elapsed = time.perf_counter() - interval_start
+            record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0],
+                      "tokens_per_second": round(tokens / elapsed, 1)}  # fmt: skip
+            running, tokens, interval_start = [], 0, time.perf_counter()
             accelerator.print(json.dumps(record))
             if accelerator.is_main_process:
                 with metrics_file.open("a") as handle:
