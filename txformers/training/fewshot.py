@@ -272,8 +272,9 @@ def adapt_lora(
     encoder = peft_model.base_model.model.metascdrug.cell_encoder
     trainable = [param for param in peft_model.parameters() if param.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.0)
-    target = torch.as_tensor(labels[support], dtype=torch.float32)
     support_inputs = {key: value[support] for key, value in inputs.items()}
+    # on the device of the inputs (the model's), so adaptation runs on a GPU as on the CPU
+    target = torch.as_tensor(labels[support], dtype=torch.float32, device=support_inputs["expression"].device)
     peft_model.train()
     for _ in range(steps):
         output = peft_model(**support_inputs, drug_embeds=drug_embeds, labels=target)
