@@ -331,40 +331,13 @@ def _designed_sites(examples: Path) -> dict[str, tuple[int, int]]:
     return sites
 
 
-def plot_track(result: dict[str, Any], name: str, sites: tuple[int, int] | None, path: Path) -> None:
-    """Donor probabilities up, acceptor probabilities down (1-based positions), designed sites marked."""
-    plt = _plt()
-    length = len(result["sequence"])
-    figure, axis = plt.subplots(figsize=(10, 3.2))
-    donors, acceptors = result["donor_positions"], result["acceptor_positions"]
-    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (each GT)")
-    axis.vlines(acceptors + 1, 0, -result["acceptor_prob"][acceptors], color="tab:red", linewidth=1,
-                label="acceptor (each AG)")  # fmt: skip
-    if sites is not None:
-        for position, y, label in ((sites[0], 1.0, "designed donor"), (sites[1], -1.0, "designed acceptor")):
-            axis.plot([position + 1], [y], marker="v" if y > 0 else "^", color="black", markersize=9, label=label)
-    for level in (0.5, -0.5):
-        axis.axhline(level, color="grey", linestyle="--", linewidth=0.8)
-    axis.axhline(0, color="black", linewidth=0.6)
-    axis.set_xlim(0, length + 1)
-    axis.set_ylim(-1.1, 1.1)
-    axis.set_yticks([-1, -0.5, 0, 0.5, 1], ["1", "0.5", "0", "0.5", "1"])
-    axis.set_xlabel("position (nt, 1-based)")
-    axis.set_ylabel("acceptor  |  donor")
-    axis.set_title(f"{name} ({length} nt, synthetic): splice-site probability at every GT / AG", fontsize=10)
-    axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def section_splice_sites(demo: Demo) -> str:
     import numpy as np
     from transformers import AutoModelForSequenceClassification
 
     from ..models.splicebert.pipeline_splicebert import SpliceSitePipeline, splice_site_label_ids
     from ..tokenizers import NucleotideTokenizer
-    from .splice import CONVENTION, _model_config, _read_fasta, _safe_name
+    from .splice import CONVENTION, _model_config, _read_fasta, _safe_name, plot_splice_track
 
     model_dir = demo.checkpoint("splicebert-small-splice-sites")
     config = _model_config(model_dir, "a fine-tuned splice-site model")
@@ -401,7 +374,8 @@ def section_splice_sites(demo: Demo) -> str:
                             designed_rank=int((scores > probabilities[site]).sum()) + 1, hit=top == site)
             calls.append(call)
         figure = f"figures/splice_track_{_safe_name(name)}.png"
-        plot_track(result, name, sites, demo.path(figure))
+        plot_splice_track(result, name, demo.path(figure), sites=sites,
+                          title=f"{name} ({len(sequence)} nt, synthetic): splice-site probability at every GT / AG")  # fmt: skip
         figures.append((figure, name))
 
     demo.path("splice_sites.tsv").write_text(

@@ -91,25 +91,32 @@ def _read_fasta(fasta: Path) -> list[tuple[str, str]]:
     return named
 
 
-def plot_splice_track(result: dict[str, Any], name: str, path: Path, threshold: float) -> None:
-    """Donor probabilities up, acceptor probabilities down, along the sequence (1-based positions)."""
+def plot_splice_track(result: dict[str, Any], name: str, path: Path, threshold: float = 0.5, *,
+                      sites: tuple[int, int] | None = None, title: str | None = None) -> None:  # fmt: skip
+    """Donor probabilities up, acceptor probabilities down, along the sequence (1-based positions).
+
+    ``sites``: known (donor, acceptor) positions (0-based) to mark with triangles; ``title`` replaces the default.
+    """
     plt = _figure()
     length = len(result["sequence"])
     figure, axis = plt.subplots(figsize=(10, 3.2))
     donors, acceptors = result["donor_positions"], result["acceptor_positions"]
-    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (GT)")
+    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (each GT)")
     axis.vlines(acceptors + 1, 0, -result["acceptor_prob"][acceptors], color="tab:red", linewidth=1,
-                label="acceptor (AG)")  # fmt: skip
+                label="acceptor (each AG)")  # fmt: skip
+    if sites is not None:
+        for position, y, label in ((sites[0], 1.0, "known donor"), (sites[1], -1.0, "known acceptor")):
+            axis.plot([position + 1], [y], marker="v" if y > 0 else "^", color="black", markersize=9, label=label)
     for level in (threshold, -threshold):
         axis.axhline(level, color="grey", linestyle="--", linewidth=0.8)
     axis.axhline(0, color="black", linewidth=0.6)
     axis.set_xlim(0, length + 1)
-    axis.set_ylim(-1.05, 1.05)
+    axis.set_ylim(-1.1, 1.1)
     axis.set_yticks([-1, -0.5, 0, 0.5, 1], ["1", "0.5", "0", "0.5", "1"])
     axis.set_xlabel("position (nt, 1-based)")
     axis.set_ylabel("acceptor  |  donor")
-    axis.set_title(f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}")
-    axis.legend(loc="upper right", fontsize=8, frameon=False)
+    axis.set_title(title or f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}", fontsize=10)
+    axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
