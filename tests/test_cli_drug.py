@@ -232,6 +232,8 @@ def test_fewshot_forwards_to_the_training_entry_point(files, tmp_path):
     result = json.loads(out.read_text())
     assert result["shots"] == 2 and result["seeds"] == [0, 1] and result["settings"]["steps"] == 2
     assert result["drug_smiles"] == PARACETAMOL and len(result["per_seed"]) == 2
+    assert result["command"].startswith("python -m txformers.training.fewshot ")  # the run can be repeated
+    assert f"--json {out}" in result["command"] and "--shots 2" in result["command"]
 
 
 def _subcommands(parser):

@@ -713,10 +713,10 @@ def section_drug(demo: Demo) -> str:
     demo.add(
         f"**Saved few-shot results on real single cells** (`{demo.results.name}/metascdrug/single_cell_fewshot.json`): "
         f"LoRA adaptation on k labelled cells per class, scored on the other cells, mean over {n_seeds} seeds "
-        f"(settings {json.dumps(settings)}), next to logistic regression on the same shots. The file records no "
-        "command; an equivalent one, from its runs:",
+        f"(settings {json.dumps(settings)}), next to logistic regression on the same shots. "
+        + ("Made by:" if saved.get("command") else "The file records no command; an equivalent one, from its runs:"),
         "",
-        *_code(_fewshot_command(runs, n_seeds)),
+        *_code(saved.get("command") or _fewshot_command(runs, n_seeds)),
         *_table(["dataset", "k", "AUROC meta", "AUROC no-meta", "AUROC LR", "accuracy meta", "accuracy no-meta",
                  "accuracy LR"],
                 [[_short_dataset(row["data"]), row["shots"],

@@ -32,6 +32,8 @@ import copy
 import json
 import os
 import re
+import shlex
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -497,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         output: dict[str, Any] = runs[0]
     else:
         output = {"runs": runs, "table": _table(runs)}
+    output["command"] = "python -m txformers.training.fewshot " + shlex.join(
+        list(argv) if argv is not None else sys.argv[1:])
     for line in _format(runs):
         print(line)
     if args.json:
