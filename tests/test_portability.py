@@ -56,3 +56,19 @@ def test_trust_remote_code_load_without_txformers(tmp_path, tiny_splicebert_conf
     with torch.no_grad():
         expected = model(**inputs).logits
     assert (torch.tensor(result["logits"]) - expected).abs().max() < 1e-5
+
+
+def test_bundled_checkpoints_carry_the_current_code():
+    """Each code file shipped in a bundled checkpoint (models, tokenizers, pipelines) is the package's own
+    file, byte for byte: a checkpoint never runs stale code under trust_remote_code."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {path.name: path for path in (root / "txformers").rglob("*.py")
+               if path.parent.name != "cli" and not path.name.startswith("__")}  # fmt: skip
+    shipped = sorted((root / "checkpoints").rglob("*.py"))
+    assert shipped, "no code files in checkpoints/"
+    for path in shipped:
+        assert path.name in sources, f"{path.relative_to(root)} has no source file in txformers/"
+        assert path.read_bytes() == sources[path.name].read_bytes(), (
+            f"{path.relative_to(root)} differs from {sources[path.name].relative_to(root)}; copy it again")
