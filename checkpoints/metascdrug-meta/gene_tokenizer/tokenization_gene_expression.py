@@ -815,14 +815,8 @@ class GeneExpressionTokenizer(PushToHubMixin):
         prefix = self._prefix(n, batch_ids)
         limit = max_length - prefix.shape[1]
         score = values / divisor[cols]
-        # Rows ascending, score descending, ties in vocabulary order (entries come sorted by (row, gene)).
-        # One stable sort of the key row + 1 / (1 + score) (in [row, row + 1) for score > 0) is 3x faster
-        # than np.lexsort((-score, rows)) and gives the same order while the key resolves the scores
-        # (rows are chunk-local, so < 2**20 and float64 keeps ~1e-10 of the fraction); else lexsort.
-        if n < 2**20 and (score > 0).all():
-            order = np.argsort(rows + 1.0 / (1.0 + score), kind="stable")
-        else:
-            order = np.lexsort((-score, rows))
+        # rows ascending, score descending, ties in vocabulary order (entries come sorted by (row, gene))
+        order = _sort_within_rows(rows, score, descending=True)
         rows_sorted, cols_sorted = rows[order], cols[order]
         positions, lengths = _positions_in_rows(rows_sorted, n, limit)
         keep = positions < limit
@@ -837,8 +831,10 @@ class GeneExpressionTokenizer(PushToHubMixin):
         prefix = self._prefix(n, batch_ids)
         limit = max_length - prefix.shape[1]
         bins = _quantile_bins(rows, values, n, self.n_bins)
-        key = -values if sampling == "top" else rng.random(len(values))
-        order = np.lexsort((key, rows))  # stable: ties in vocabulary order
+        if sampling == "top":  # stable: ties in vocabulary order
+            order = _sort_within_rows(rows, values, descending=True)
+        else:
+            order = _sort_within_rows(rows, rng.random(len(values)))
         positions, _ = _positions_in_rows(rows[order], n, limit)
         chosen = np.sort(order[positions < limit])  # back to (row, vocabulary) order
         rows, cols, values, bins = rows[chosen], cols[chosen], values[chosen], bins[chosen]
@@ -1227,6 +1223,18 @@ def _project(rows, cols, values, column_map, sum_duplicates: bool):
     return rows, targets, values
 
 
+def _sort_within_rows(rows: np.ndarray, values: np.ndarray, descending: bool = False) -> np.ndarray:
+    """The stable order of entries by (row, value): ``np.lexsort((±values, rows))``, ties kept in input order.
+
+    For non-negative values and chunk-local rows (< 2**20) one stable sort of the float key
+    ``row + g(value)`` (``g`` monotone into [0, 1): v / (1 + v), or 1 / (1 + v) descending for v > 0) gives
+    the same order about 3x faster; float64 resolves ~1e-10 of the fraction. Otherwise lexsort."""
+    if len(rows) and rows.max() < 2**20 and values.min() >= 0 and (not descending or values.min() > 0):
+        fraction = 1.0 / (1.0 + values) if descending else values / (1.0 + values)
+        return np.argsort(rows + fraction, kind="stable")
+    return np.lexsort((-values if descending else values, rows))
+
+
 def _positions_in_rows(sorted_rows: np.ndarray, n: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """Position of each entry within its row (entries grouped by row) and the kept length of each row."""
     counts = np.bincount(sorted_rows, minlength=n)
@@ -1242,7 +1250,7 @@ def _quantile_bins(rows: np.ndarray, values: np.ndarray, n: int, n_bins: int) ->
         return np.zeros(0, dtype=np.int64)
     if values.min() < 0:
         raise ValueError("bins mode needs non-negative expression")
-    order = np.lexsort((values, rows))
+    order = _sort_within_rows(rows, values)
     sorted_rows, sorted_values = rows[order], values[order]
     counts = np.bincount(sorted_rows, minlength=n)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -1262,7 +1270,7 @@ def _quantile_bins(rows: np.ndarray, values: np.ndarray, n: int, n_bins: int) ->
     merged_rows = np.concatenate((np.repeat(present, n_edges), sorted_rows))
     merged_values = np.concatenate((edges.ravel(), sorted_values))
     is_value = np.concatenate((np.zeros(edges.size, dtype=np.int8), np.ones(len(sorted_values), dtype=np.int8)))
-    merged = np.lexsort((merged_values, merged_rows))  # stable: an edge precedes an equal value
+    merged = _sort_within_rows(merged_rows, merged_values)  # stable: an edge precedes an equal value
     edges_seen = np.cumsum(is_value[merged] == 0)
     row_rank = np.zeros(n, dtype=np.int64)
     row_rank[present] = np.arange(len(present))
