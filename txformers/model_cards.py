@@ -801,7 +801,9 @@ baseline ranks cell lines by their mean z-scored ln IC50 over the training drugs
             rows.append(f"| {path.parent.name} | {s.get('shots') if s.get('shots') is not None else 'none'} | "
                         f"{c['stability']['jaccard_top']:.2f} (top {c['stability']['top']}) | {c['stability']['spearman']:.2f} | "
                         f"{c['completeness']['median_relative_delta']:.1e} | {genes} |")  # fmt: skip
-            source = next((p for p in find_local_paths(str((c.get("drug") or {}).get("source", "")))), None)
+            looked_up = str((c.get("drug") or {}).get("source", ""))  # "name looked up in ['PATH', ...]"
+            source = next(iter(re.findall(r"'([^']+\.csv)'", looked_up)), None) or next(
+                iter(find_local_paths(looked_up)), None)
             data = next((r["data"] for r in runs if path.parent.name in Path(r["data"]).name), None)
             if s.get("shots") is None and source:
                 where_flags = ["--gdsc-dir", portable_path(str(PurePosixPath(source).parent)), "--drug", c["drug"]["name"]]
