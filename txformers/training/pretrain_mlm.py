@@ -256,7 +256,7 @@ def train(args: argparse.Namespace) -> dict:
     metrics_file = output_dir / "metrics.jsonl"
     model.train()
     running: list[float] = []
-    tokens, interval_start = 0, time.perf_counter()  # throughput: real tokens (all processes) per second
+    tokens, interval_start = 0, time.perf_counter()  # throughput: real tokens of this process, summed at logging
     while step < args.max_steps:
         for _ in range(args.gradient_accumulation_steps):
             sequences = next(batches)
@@ -277,12 +277,13 @@ def train(args: argparse.Namespace) -> dict:
                 scheduler.step()
                 optimizer.zero_grad()
             running.append(accelerator.gather(outputs.loss.detach()[None]).mean().item())
-            tokens += int(accelerator.gather(batch["attention_mask"].sum().to(accelerator.device)[None]).sum())
+            tokens += int(batch["attention_mask"].sum())
         step += 1
         if step % args.log_every == 0 or step == args.max_steps:
             elapsed = time.perf_counter() - interval_start
+            all_tokens = int(accelerator.gather(torch.tensor([tokens], device=accelerator.device)).sum())
             record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0],
-                      "tokens_per_second": round(tokens / elapsed, 1)}  # fmt: skip
+                      "tokens_per_second": round(all_tokens / elapsed, 1)}  # fmt: skip
             running, tokens, interval_start = [], 0, time.perf_counter()
             accelerator.print(json.dumps(record))
             if accelerator.is_main_process:
