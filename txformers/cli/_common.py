@@ -32,3 +32,13 @@ def device(name: str | None) -> str:
     if name:
         return name
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (commands write PNG files; no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

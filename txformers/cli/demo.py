@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._common import CHECKPOINTS, REPO_ROOT, UserError, device
+from ._common import CHECKPOINTS, REPO_ROOT, UserError, device, pyplot
 
 SECTIONS = ("splice-sites", "variants", "drug", "cytokine")
 TITLES = {
@@ -294,15 +294,6 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return lines + [""]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _command_of(saved: dict[str, Any], fallback: str) -> str:
@@ -573,7 +564,7 @@ def _fewshot_command(runs: list[dict[str, Any]], n_seeds: Any) -> str:
 
 
 def plot_roc(curves: dict[str, tuple[Any, Any, float]], path: Path, title: str) -> None:
-    plt = _plt()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(4.8, 4.6))
     for (name, (fpr, tpr, auroc)), color in zip(curves.items(), ("tab:purple", "tab:green")):
         axis.plot(fpr, tpr, color=color, linewidth=1.6, label=f"{name} (AUROC {auroc:.3f})")
@@ -591,7 +582,7 @@ def plot_fewshot(table: list[dict[str, Any]], path: Path) -> None:
     """Grouped bars of the saved few-shot results: AUROC and accuracy by dataset and k."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     models = [("meta", "MetaSCDrug (meta)", "tab:purple"), ("nometa", "no meta-training", "tab:green"),
               ("logistic_regression", "logistic regression", "tab:grey")]  # fmt: skip
     labels = [f"{_short_dataset(row['data'])}\nk={row['shots']}" for row in table]
@@ -733,7 +724,7 @@ def section_drug(demo: Demo) -> str:
 def plot_embeddings(points: Any, cell_types: Any, samples: Any, path: Path, title: str) -> None:
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5.6, 4.4))
     markers = dict(zip(sorted(set(samples)), "osD^vP*X"))
     colors = dict(zip(sorted(set(cell_types)), ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
+from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device, pyplot
 
 DEFAULT_SPLICE_SITE_MODEL = CHECKPOINTS / "splicebert-small-splice-sites"
 CONVENTION = (
@@ -44,15 +44,6 @@ def _model_config(model_dir: Path, what: str) -> Any:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "sequence"
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +88,7 @@ def plot_splice_track(result: dict[str, Any], name: str, path: Path, threshold: 
 
     ``sites``: known (donor, acceptor) positions (0-based) to mark with triangles; ``title`` replaces the default.
     """
-    plt = _figure()
+    plt = pyplot()
     length = len(result["sequence"])
     figure, axis = plt.subplots(figsize=(10, 3.2))
     donors, acceptors = result["donor_positions"], result["acceptor_positions"]
@@ -303,7 +294,7 @@ def plot_kl_profiles(items: list[dict[str, Any]], path: Path, max_distance: int)
     """One panel per variant: KL(mut || wt) by distance to the variant (log scale, floor 1e-6)."""
     import numpy as np
 
-    plt = _figure()
+    plt = pyplot()
     figure, axes = plt.subplots(len(items), 1, figsize=(9, 2.3 * len(items)), squeeze=False)
     for axis, item in zip(axes[:, 0], items):
         kl, pos = item["kl"], item["position"]
