@@ -120,6 +120,8 @@ def test_local_paths_are_found_and_made_portable():
     assert portable_path(str(ROOT.parent / "shared" / "data")) == "../shared/data"
     assert portable_path("/tmp/runs/mt/final") == "runs/mt/final"
     assert portable_path("runs/x") == "runs/x"
+    # results recorded on a machine with another layout still point at the shared data
+    assert portable_path("/check/work/shared/data/splice/x") == "../shared/data/splice/x"
     value = {"args": {"dirs": ["/tmp/a/b", "ok"], "lr": 0.1}, "cmd": f"python x --d {ROOT}/results/r.json"}
     assert scan_local_paths(value) == [("/args/dirs/0", "/tmp/a/b"), ("/cmd", f"{ROOT}/results/r.json")]
     clean = portable(value)

@@ -84,7 +84,8 @@ def find_local_paths(text: str) -> list[str]:
 
 def portable_path(path: str) -> str:
     """``path`` as the project would write it: relative to the repository root (``../shared/data/...``
-    for the data next to it), relative to the temporary folder for scratch runs (``/tmp/runs/a`` ->
+    for the data next to it, also when another machine recorded it: ``/elsewhere/shared/data/x`` ->
+    ``../shared/data/x``), relative to the temporary folder for scratch runs (``/tmp/runs/a`` ->
     ``runs/a``), else its last component. Relative paths are returned unchanged.
 
     ```python
@@ -101,6 +102,11 @@ def portable_path(path: str) -> str:
         except ValueError:
             continue
         return prefix + relative if relative != "." else (prefix.rstrip("/") or ".")
+    # the shared data as another machine laid it out (``/elsewhere/shared/data/x`` -> ``../shared/data/x``)
+    parts = pure.parts
+    for i in range(1, len(parts) - 1):
+        if parts[i : i + 2] == ("shared", "data"):
+            return "../" + PurePosixPath(*parts[i:]).as_posix()
     for scratch in {tempfile.gettempdir(), "/tmp"}:
         try:
             return pure.relative_to(scratch).as_posix()
