@@ -22,6 +22,8 @@ from txformers.data import CYTOKINE_GENES_FILE, cytokine_genes
 from txformers.tokenizers.tokenization_gene_expression import (
     GeneCoverageError,
     GeneExpressionTokenizer,
+    _rank_within_rows,
+    _sort_within_rows,
     build_vocab_from_adata,
     canonical_gene_id,
 )
@@ -216,6 +218,34 @@ def test_rank_and_bins_match_a_per_cell_numpy_reference():
         assert bins["expression_bins"][row, 1:length].tolist() == np.digitize(values[nonzero], edges).tolist()
         by_rank = nonzero[np.argsort(-values[nonzero], kind="stable")]
         assert rank["input_ids"][row, 1:length].tolist() == (by_rank + 4).tolist()
+
+
+@pytest.mark.parametrize("positive", [True, False], ids=["packed-key sort", "lexsort fallback"])
+def test_rank_within_rows_matches_a_per_row_stable_sort(positive):
+    # 300 rows (more than one 128-row block), empty rows, many ties, truncation, a prefix offset
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 60, 300)
+    lengths[[0, 150, 299]] = 0
+    rows = np.repeat(np.arange(300), lengths)
+    cols = np.concatenate([np.sort(rng.choice(70, k, replace=False)) for k in lengths])
+    score = rng.integers(1, 6, len(rows)) / rng.choice([1.0, 3.0, 7.0], len(rows))
+    if not positive:
+        score[5] = 0.0  # a zero score takes np.lexsort; the result must not change
+    labels = np.arange(70) * 10 + 5
+    out, kept = _rank_within_rows(rows, cols, score, 300, 40, labels, fill=-1, offset=2)
+    assert out.shape == (300, 2 + 40) and (out[:, :2] == -1).all()
+    assert kept.tolist() == np.minimum(lengths, 40).tolist()
+    for row in range(300):
+        mine = rows == row
+        expected = labels[cols[mine][np.argsort(-score[mine], kind="stable")]][:40]
+        assert out[row, 2 : 2 + len(expected)].tolist() == expected.tolist(), row
+        assert (out[row, 2 + len(expected) :] == -1).all()
+    for descending in (False, True):  # the same sort, as an order of the entries
+        expected = np.lexsort((-score if descending else score, rows))
+        assert _sort_within_rows(rows, score, descending).tolist() == expected.tolist()
+        shuffled = rng.permutation(len(rows))  # rows not grouped
+        expected = np.lexsort((-score[shuffled] if descending else score[shuffled], rows[shuffled]))
+        assert _sort_within_rows(rows[shuffled], score[shuffled], descending).tolist() == expected.tolist()
 
 
 def test_bins_random_sampling_is_seeded():
