@@ -479,7 +479,8 @@ def evaluate_drugs(
     For each seed and ``k`` in ``shots``, ``k`` labelled cell lines (half sensitive) are drawn per drug; every
     method is scored on the other cell lines of that drug. Methods: ``general_sensitivity`` (mean z-scored
     ln IC50 over the training drugs, no model), ``general_sensitivity_<source>`` (the same over the training
-    drugs of ``source``), ``logistic_regression`` on the ``k`` cell lines' panel expression, and for each
+    drugs of ``source``), ``general_sensitivity_all_other_drugs`` (over every other drug, held-out ones
+    included: the baseline as DESIGN.md defines it), ``logistic_regression`` on the ``k`` cell lines' panel expression, and for each
     model ``<name>_zeroshot`` and ``<name>_fewshot`` (inner-loop adaptation of the head on the ``k`` cell lines).
     """
     from sklearn.linear_model import LogisticRegression
@@ -504,6 +505,7 @@ def evaluate_drugs(
             pairs = tables.task_pairs(task)
             labels = pairs["label"].to_numpy()
             cells = pairs["cell"].to_numpy()
+            all_other = general_sensitivity(tables, tables.tasks.index[tables.tasks["drug"] != drug])
             for seed in range(seeds):
                 rng = np.random.default_rng([seed, task, k])
                 support = _stratified(labels, k, rng) if k else np.array([], dtype=int)
@@ -511,6 +513,7 @@ def evaluate_drugs(
                 scores = {
                     "general_sensitivity": general[cells],
                     f"general_sensitivity_{source}": general_source[cells],
+                    "general_sensitivity_all_other_drugs": all_other[cells],
                 }
                 if k:
                     classifier = LogisticRegression(max_iter=2000)
