@@ -111,6 +111,12 @@ def test_metascdrug_card_body_numbers_come_from_the_results():
     assert f"| {row['meta']['accuracy']:.3f} ± " in text and f"| {row['meta']['f1']:.3f} | {row['meta']['ap']:.3f} |" in text
     training = json.loads((ROOT / "checkpoints/metascdrug-meta/training_args.json").read_text())
     assert f"--inner-lr {training['inner_lr']}" in text and f"{training['n_parameters'] / 1e6:.2f} M parameters" in text
+    # the adaptation-budget line: one entry per steps file, each from its own runs
+    for path in sorted((ROOT / "results/metascdrug").glob("single_cell_fewshot_steps*.json")):
+        budget = json.loads(path.read_text())
+        steps = budget["runs"][0]["settings"]["steps"]
+        mean = {m: sum(r[m]["accuracy"] for r in budget["table"]) / len(budget["table"]) for m in ("meta", "nometa")}
+        assert f"{steps} steps: {mean['meta']:.3f} / {mean['nometa']:.3f}" in text
 
 
 def test_local_paths_are_found_and_made_portable():

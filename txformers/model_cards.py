@@ -707,6 +707,27 @@ def metascdrug_card(results: dict, name: str, *, checkpoint: Path | None = None,
             f"{worst['metrics']['accuracy']:.3f}). Pulling the cells of one dataset towards the spread of the bulk cell "
             f"lines can blur the within-dataset difference the classifier needs; it is off by default."
         )  # fmt: skip
+    budget = []  # the same protocol with fewer adaptation steps: single_cell_fewshot_steps<N>.json
+    for path in sorted(folder.glob("single_cell_fewshot_steps*.json")) if folder else []:
+        budget_runs = _fewshot_runs(_read_json(path) or {}, path.name)
+        steps = budget_runs[0].get("settings", {}).get("steps")
+        means = {key: _mean([r["metrics"]["accuracy"] for r in budget_runs if _run_key(r) == key]) for key in [model_key, *others]}
+        budget.append((steps, means))
+    if budget and others:
+        budget.append((settings.get("steps"), overall))
+        other = others[0]
+        budget.sort(key=lambda item: item[0] or 0)
+        deltas = [100 * (means[model_key] - means[other]) for _, means in budget]
+        parts = [f"{steps} steps: {means[model_key]:.3f} / {means[other]:.3f} ({'+' if delta >= 0 else ''}{delta:.1f})"
+                 for (steps, means), delta in zip(budget, deltas)]  # fmt: skip
+        reading = ""
+        if deltas[0] > 0 >= deltas[-1]:
+            reading = (f" `{model_key}` leads only when the adaptation is short; with the full budget both models are "
+                       f"more accurate and the lead is gone.")  # fmt: skip
+        bullets.append(
+            f"Adaptation budget (the same protocol with fewer AdamW steps, `single_cell_fewshot_steps*.json`, each with its command), mean "
+            f"accuracy {model_key} / {other} (points): " + "; ".join(parts) + "." + reading
+        )  # fmt: skip
     models_flag = [f"{_run_key(r)}={portable_text(r['model'])}" for r in {(_run_key(r)): r for r in runs}.values()]
     data_flag = [portable_text(r["data"]) for r in {r["data"]: r for r in mine}.values()]
     fewshot_command = _shell(["OMP_NUM_THREADS=1", "python", "-m", "txformers.training.fewshot", "--model", *models_flag,
