@@ -789,9 +789,11 @@ class GeneExpressionTokenizer(PushToHubMixin):
                 "expression_bins": self.bin_pad_value,
                 "expression": 0.0,
             }
-            encoded = {
-                key: np.concatenate([_pad_to(p[key], width, pads[key]) for p in parts]) for key in parts[0]
-            }
+            encoded = {  # one chunk: its arrays as they are (no copy)
+                key: np.ascontiguousarray(_pad_to(parts[0][key], width, pads[key])) if len(parts) == 1
+                else np.concatenate([_pad_to(p[key], width, pads[key]) for p in parts])
+                for key in parts[0]
+            }  # fmt: skip
         encoded["n_genes_detected"] = n_detected
         encoded["coverage"] = report.coverage
         return _to_batch_encoding(encoded, return_tensors)
