@@ -242,6 +242,16 @@ def test_pretrain_maml_evaluate_and_fewshot_cli(gdsc, tmp_path):
                    "meta_zeroshot", "meta_fewshot", "nometa_fewshot"):  # fmt: skip
         assert 0 <= methods[method]["auroc"] <= 1
 
+    spread = meta_pretrain.main(["--mode", "baseline", "--data-dir", str(gdsc), "--models", f"meta={maml}",
+                                 "--json", str(tmp_path / "baseline.json")])  # fmt: skip
+    assert json.loads((tmp_path / "baseline.json").read_text())["per_drug"] == spread["per_drug"]
+    assert set(split["test"]) <= set(spread["per_drug"]) and spread["n_drugs"] == len(spread["per_drug"])
+    held_out = np.mean([spread["per_drug"][drug] for drug in split["test"]])
+    assert spread["held_out"]["auroc_mean"] == pytest.approx(held_out)
+    assert 0 <= spread["random_sets"]["fraction_at_or_above_reference"] <= 1 and "--mode baseline" in spread["command"]
+    # a drug's baseline comes from the other drugs only: the same AUROC as the evaluate run's all-other-drugs method
+    assert spread["held_out"]["auroc_mean"] == pytest.approx(result["shots"]["0"]["general_sensitivity_all_other_drugs"]["auroc"])
+
     genes = meta_pretrain.MetaScDrugProcessor.from_pretrained(maml).genes
     data = write_single_cells(tmp_path / "Target_expr_resp_z.Drug-0_tp4k.tsv", genes + ["EXTRA"])
     pd.DataFrame({"drug": ["Drug-0"], "smiles": ["CCO"]}).to_csv(tmp_path / "smiles.csv", index=False)

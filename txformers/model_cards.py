@@ -776,6 +776,17 @@ def metascdrug_card(results: dict, name: str, *, checkpoint: Path | None = None,
             same_drugs = f" DESIGN.md's baseline itself gives {design:.3f} on these drugs." if design is not None else ""
             lines.append(f"* The design target for unseen drugs ({reference:.3f}, the same baseline on another set of 40 drugs) "
                          f"is {'met' if own_zero >= reference else 'missed'}: {own_zero:.3f}.{same_drugs}")  # fmt: skip
+        spread = sibling("unseen_drugs_baseline.json")
+        if spread and reference is not None:
+            sets = spread["random_sets"]
+            lines.append(
+                f"* Over all {spread['n_drugs']} {spread['source']} drugs, DESIGN.md's baseline averages {spread['auroc_mean']:.3f} "
+                f"(median {spread['auroc_median']:.3f}). Random sets of {sets['size']} drugs average {sets['mean']:.3f} ± "
+                f"{sets['sd']:.3f}, and {100 * sets['fraction_at_or_above_reference']:.0f}% of them reach {reference:.3f}. "
+                f"The held-out set here ({spread['held_out']['auroc_mean']:.3f}) is "
+                f"{(spread['held_out']['auroc_mean'] - sets['mean']) / sets['sd']:+.1f} sd from their mean "
+                f"(`unseen_drugs_baseline.json`: `{spread['command'].replace('python -m txformers.training.meta_pretrain', 'meta_pretrain')}`)."
+            )  # fmt: skip
         for other in others:
             for k in ["0", *map(str, few_k)]:
                 kind_ = "zeroshot" if k == "0" else "fewshot"

@@ -19,7 +19,8 @@ are removed from training under every name and SMILES they have; the lists are s
 (``drug_split.json``). ``--mode evaluate`` scores checkpoints on the held-out drugs: AUROC within each drug,
 zero-shot and after few-shot adaptation on ``k`` labelled cell lines, next to the no-model baseline of
 ranking cell lines by their mean z-scored ln IC50 over the training drugs and logistic regression on
-the same ``k`` cell lines.
+the same ``k`` cell lines. ``--mode baseline`` places the held-out drugs in the distribution of that
+baseline over every GDSC2 drug (and over random drug sets of the same size).
 
     accelerate launch -m txformers.training.meta_pretrain --mode multitask \\
         --data-dir ../shared/data/drug/bulk_gdsc --output-dir runs/multitask --steps 3000
@@ -27,6 +28,8 @@ the same ``k`` cell lines.
         --data-dir ../shared/data/drug/bulk_gdsc --output-dir runs/maml --steps 1000 --first-order
     python -m txformers.training.meta_pretrain --mode evaluate --data-dir ../shared/data/drug/bulk_gdsc \\
         --models meta=runs/maml/final nometa=runs/multitask/final --json unseen.json
+    python -m txformers.training.meta_pretrain --mode baseline --data-dir ../shared/data/drug/bulk_gdsc \
+        --models runs/maml/final --json unseen_baseline.json
 
 Outputs of training in ``--output-dir``: ``final/`` (model + processor + ``drug_split.json`` +
 ``training_args.json``, Hub layout), ``metrics.jsonl`` (loss, validation AUROC and seconds per step).
@@ -39,6 +42,8 @@ import copy
 import json
 import math
 import re
+import shlex
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -544,10 +549,70 @@ def evaluate_drugs(
     return results
 
 
+def baseline_over_drugs(
+    tables: GdscTables, held_out: Sequence[str], source: str = "GDSC2", n_sets: int = 2000, seed: int = 0,
+    reference: float | None = 0.818,
+) -> dict[str, Any]:
+    """DESIGN.md's no-model baseline (cell lines ranked by their mean z-scored ln IC50 over every other
+    drug) for every ``source`` drug, to place a held-out set and a reference figure in its distribution:
+    per-drug AUROC, their mean and median, the held-out drugs' mean, and the means of ``n_sets`` random
+    drug sets of the held-out set's size (mean, sd, percentiles, and the fraction at or above ``reference``)."""
+    per_drug = {}
+    for task, drug in tables.tasks.loc[tables.tasks["source"] == source, "drug"].items():
+        pairs = tables.task_pairs(int(task))
+        labels, cells = pairs["label"].to_numpy(), pairs["cell"].to_numpy()
+        score = general_sensitivity(tables, tables.tasks.index[tables.tasks["drug"] != drug])[cells]
+        known = np.isfinite(score)
+        auroc = _auroc(labels[known], score[known])
+        if np.isfinite(auroc):
+            per_drug[drug] = auroc
+    missing = [drug for drug in held_out if drug not in per_drug]
+    if missing:
+        raise ValueError(f"held-out drugs without a scorable {source} task: {missing[:10]}")
+    values = np.array(list(per_drug.values()))
+    rng = np.random.default_rng(seed)
+    set_means = np.array([values[rng.choice(len(values), len(held_out), replace=False)].mean() for _ in range(n_sets)])
+    result = {
+        "source": source, "n_drugs": len(values), "auroc_mean": float(values.mean()),
+        "auroc_median": float(np.median(values)), "auroc_sd": float(values.std()),
+        "held_out": {"n_drugs": len(held_out), "auroc_mean": float(np.mean([per_drug[d] for d in held_out]))},
+        "random_sets": {"n_sets": n_sets, "size": len(held_out), "seed": seed, "mean": float(set_means.mean()),
+                        "sd": float(set_means.std()),
+                        "percentiles": {str(q): float(np.percentile(set_means, q)) for q in (5, 50, 95)}},
+        "per_drug": per_drug,
+    }  # fmt: skip
+    if reference is not None:
+        result["reference"] = reference
+        result["random_sets"]["fraction_at_or_above_reference"] = float(np.mean(set_means >= reference))
+    return result
+
+
+def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """``--mode baseline``: :func:`baseline_over_drugs` for the held-out drugs (``--split``) of ``--models``' first checkpoint."""
+    if not args.models:
+        raise ValueError("--mode baseline needs --models NAME=CHECKPOINT (its drug split and gene panel)")
+    first = args.models[0].split("=", 1)[-1]
+    split = json.loads((Path(first) / SPLIT_FILE).read_text())
+    processor = MetaScDrugProcessor.from_pretrained(first)
+    tables = load_gdsc_tables(args.data_dir, processor.genes, ["GDSC2"])
+    gdsc2 = set(tables.tasks.loc[tables.tasks.source == "GDSC2", "drug"])
+    held_out = [drug for drug in split[args.split] if drug in gdsc2]
+    result = baseline_over_drugs(tables, held_out)
+    result.update(split=args.split, model=first, command=shlex.join(["python", "-m", "txformers.training.meta_pretrain", *args.argv]))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    sets = result["random_sets"]
+    print(f"baseline over {result['n_drugs']} GDSC2 drugs: mean {result['auroc_mean']:.3f}, median {result['auroc_median']:.3f}; "
+          f"held-out {result['held_out']['n_drugs']}: {result['held_out']['auroc_mean']:.3f}; random sets of {sets['size']}: "
+          f"{sets['mean']:.3f} ± {sets['sd']:.3f}, fraction >= {result.get('reference')}: {sets.get('fraction_at_or_above_reference')}")  # fmt: skip
+    return result
+
+
 # ----------------------------------------------------------------------------- training loop
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", choices=["multitask", "maml", "evaluate"], required=True)
+    parser.add_argument("--mode", choices=["multitask", "maml", "evaluate", "baseline"], required=True)
     parser.add_argument("--data-dir", required=True, help="folder in the layout of shared/data/drug/bulk_gdsc")
     parser.add_argument("--output-dir", help="training output folder (final/ holds the checkpoint)")
     parser.add_argument("--init-from", help="checkpoint to start from (e.g. the multitask model for MAML)")
@@ -587,7 +652,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="evaluate: the held-out drugs to score (pick settings on validation, report test)")
     parser.add_argument("--adapt-steps", type=int, help="evaluate: inner steps of few-shot (default: the first model's)")
     parser.add_argument("--adapt-lr", type=float, help="evaluate: inner lr of few-shot (default: the first model's)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def _panel_restriction(files: Sequence[str], gene_map: str | None) -> set[str] | None:
@@ -771,6 +838,8 @@ def main(argv: Sequence[str] | None = None) -> Any:
     hf_logging.disable_progress_bar()
     if args.mode == "evaluate":
         return evaluate(args)
+    if args.mode == "baseline":
+        return run_baseline(args)
     if not args.output_dir:
         raise ValueError("--output-dir is required for training")
     if args.mode == "maml" and not args.init_from:
