@@ -28,7 +28,7 @@ baseline over every GDSC2 drug (and over random drug sets of the same size).
         --data-dir ../shared/data/drug/bulk_gdsc --output-dir runs/maml --steps 1000 --first-order
     python -m txformers.training.meta_pretrain --mode evaluate --data-dir ../shared/data/drug/bulk_gdsc \\
         --models meta=runs/maml/final nometa=runs/multitask/final --json unseen.json
-    python -m txformers.training.meta_pretrain --mode baseline --data-dir ../shared/data/drug/bulk_gdsc \
+    python -m txformers.training.meta_pretrain --mode baseline --data-dir ../shared/data/drug/bulk_gdsc \\
         --models runs/maml/final --json unseen_baseline.json
 
 Outputs of training in ``--output-dir``: ``final/`` (model + processor + ``drug_split.json`` +
@@ -485,8 +485,9 @@ def evaluate_drugs(
     method is scored on the other cell lines of that drug. Methods: ``general_sensitivity`` (mean z-scored
     ln IC50 over the training drugs, no model), ``general_sensitivity_<source>`` (the same over the training
     drugs of ``source``), ``general_sensitivity_all_other_drugs`` (over every other drug, held-out ones
-    included: the baseline as DESIGN.md defines it), ``logistic_regression`` on the ``k`` cell lines' panel expression, and for each
-    model ``<name>_zeroshot`` and ``<name>_fewshot`` (inner-loop adaptation of the head on the ``k`` cell lines).
+    included: the baseline as DESIGN.md defines it), ``logistic_regression`` on the ``k`` cell lines' panel
+    expression, and for each model ``<name>_zeroshot`` and ``<name>_fewshot`` (inner-loop adaptation of the
+    head on the ``k`` cell lines).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -644,10 +645,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--eval-shots", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=[], help="evaluate: NAME=CHECKPOINT ...")
+    parser.add_argument("--models", nargs="+", default=[], help="evaluate, baseline: NAME=CHECKPOINT ...")
     parser.add_argument("--shots", nargs="+", type=int, default=[0, 10], help="evaluate: k labelled cell lines")
     parser.add_argument("--seeds", type=int, default=5, help="evaluate: seeds per drug and k")
-    parser.add_argument("--json", help="evaluate: output JSON")
+    parser.add_argument("--json", help="evaluate, baseline: output JSON")
     parser.add_argument("--split", choices=["test", "validation"], default="test",
                         help="evaluate: the held-out drugs to score (pick settings on validation, report test)")
     parser.add_argument("--adapt-steps", type=int, help="evaluate: inner steps of few-shot (default: the first model's)")
