@@ -1278,8 +1278,8 @@ def _sort_within_rows(rows: np.ndarray, values: np.ndarray, descending: bool = F
     """The stable order of entries by (row, value): ``np.lexsort((±values, rows))``, ties kept in input order.
 
     Entries grouped by row with non-negative values are sorted row by row on packed keys (value high,
-    position in the row low: see :func:`_packed_keys`); ungrouped ones by one stable argsort of a float key,
-    negative or non-finite values by ``np.lexsort``."""
+    position in the row low: see :func:`_packed_keys`); anything else (every caller here passes grouped
+    rows) by ``np.lexsort``."""
     counts = _grouped_counts(rows)
     if counts is not None and len(rows):
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -1295,11 +1295,6 @@ def _sort_within_rows(rows: np.ndarray, values: np.ndarray, descending: bool = F
                 first, last = starts[r0], starts[r0] + block_counts.sum()
                 order[first:last] = np.repeat(starts[r0:r1], block_counts) + (block[valid] & low).view(np.int64)
             return order
-    if len(rows) and rows.max() < 2**20 and values.min() >= 0 and (not descending or values.min() > 0):
-        # one stable argsort of the float key row + g(value), g monotone into [0, 1): v / (1 + v), or
-        # 1 / (1 + v) descending; float64 resolves ~1e-10 of the fraction
-        fraction = 1.0 / (1.0 + values) if descending else values / (1.0 + values)
-        return np.argsort(rows + fraction, kind="stable")
     return np.lexsort((-values if descending else values, rows))
 
 
