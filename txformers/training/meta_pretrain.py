@@ -499,6 +499,7 @@ def evaluate_drugs(
     if missing:
         raise ValueError(f"drugs without a {source} task: {missing[:10]}")
     results: dict[str, Any] = {"drugs": list(drug_names), "source": source, "shots": {}}
+    all_other = {drug: general_sensitivity(tables, tables.tasks.index[tables.tasks["drug"] != drug]) for drug in drug_names}
     zero_shot = {}
     for name, model in models.items():
         zero_shot[name] = {drug: fewshot_drug_scores(model, tables, drugs, task_of[drug], np.array([], int), 0, 0.0,
@@ -511,7 +512,6 @@ def evaluate_drugs(
             pairs = tables.task_pairs(task)
             labels = pairs["label"].to_numpy()
             cells = pairs["cell"].to_numpy()
-            all_other = general_sensitivity(tables, tables.tasks.index[tables.tasks["drug"] != drug])
             for seed in range(seeds):
                 rng = np.random.default_rng([seed, task, k])
                 support = _stratified(labels, k, rng) if k else np.array([], dtype=int)
@@ -519,7 +519,7 @@ def evaluate_drugs(
                 scores = {
                     "general_sensitivity": general[cells],
                     f"general_sensitivity_{source}": general_source[cells],
-                    "general_sensitivity_all_other_drugs": all_other[cells],
+                    "general_sensitivity_all_other_drugs": all_other[drug][cells],
                 }
                 if k:
                     classifier = LogisticRegression(max_iter=2000)
