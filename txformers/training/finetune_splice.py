@@ -165,7 +165,7 @@ def finetune(
             metrics = site_metrics(probabilities, splits["validation"])
             auroc = float(np.mean([m["auroc"] for m in metrics.values()]))
             history.append({"step": step, "loss": loss.item(), "validation_auroc": auroc})
-            accelerator.print(f"[{name}] step {step}/{steps} loss {float(loss):.4f} validation AUROC {auroc:.4f}")
+            accelerator.print(f"[{name}] step {step}/{steps} loss {loss.item():.4f} validation AUROC {auroc:.4f}")
             if auroc > best["validation_auroc"]:
                 best = {"validation_auroc": auroc, "step": step, "validation": metrics}
                 best_state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
