@@ -28,7 +28,7 @@ from txformers.models.metascdrug import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = ["metascdrug-meta", "metascdrug-nometa"]
-PIPELINE_FILE = REPO / "txformers" / "models" / "metascdrug" / "pipeline_metascdrug.py"
+PIPELINE_FILE = REPO / "src" / "txformers" / "models" / "metascdrug" / "pipeline_metascdrug.py"
 GENES = [f"G{i}" for i in range(24)]
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 TINY = dict(

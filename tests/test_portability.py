@@ -64,7 +64,7 @@ def test_bundled_checkpoints_carry_the_current_code():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    sources = {path.name: path for path in (root / "txformers").rglob("*.py")
+    sources = {path.name: path for path in (root / "src" / "txformers").rglob("*.py")
                if path.parent.name != "cli" and not path.name.startswith("__")}  # fmt: skip
     shipped = sorted((root / "checkpoints").rglob("*.py"))
     assert shipped, "no code files in checkpoints/"

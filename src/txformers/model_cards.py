@@ -45,7 +45,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .hub import REPO_ROOT
 
 
 class ResultsError(ValueError):

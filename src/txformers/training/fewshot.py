@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..hub import SHARED_DATA
 from ..models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
 
 METRICS = ("accuracy", "auroc", "ap", "f1")
@@ -71,7 +72,7 @@ def _nearby(data_path: str | os.PathLike | None, relative: Sequence[tuple[str, .
     if data_path is not None:
         folder = Path(data_path).resolve().parent
         roots += [folder, folder.parent]
-    roots.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "drug")
+    roots.append(SHARED_DATA / "drug")
     found = []
     for root in roots:
         for parts in relative:
@@ -137,7 +138,7 @@ def find_gene_map(data_path: str | os.PathLike | None) -> Path | None:
     if data_path is not None:
         folder = Path(data_path).resolve().parent
         roots += [folder, folder / "reference", folder.parent, folder.parent / "reference"]
-    roots.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "drug" / "reference")
+    roots.append(SHARED_DATA / "drug" / "reference")
     for root in roots:
         if root.is_dir():
             for candidate in sorted(root.iterdir()):

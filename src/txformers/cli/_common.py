@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINTS = REPO_ROOT / "checkpoints"
+from ..hub import CHECKPOINTS, REPO_ROOT
 DEFAULT_SPLICEBERT = CHECKPOINTS / "splicebert-small-pretrained"
 
 
