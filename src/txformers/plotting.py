@@ -1,0 +1,1 @@
+"""Every figure txformers draws (demo, CLI, cards)."""
