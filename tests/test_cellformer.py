@@ -22,8 +22,8 @@ from txformers.models.cellformer import (
     CellformerForCellClassification,
     CellformerForMaskedExpressionModeling,
     CellformerModel,
-    register,
 )
+from txformers.hub import register
 from txformers.tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 from txformers.training.pretrain_cellformer import gene_positions, mask_expression
 
@@ -208,7 +208,7 @@ def test_bad_inputs_name_the_problem(tokenizer, counts):
 # ---------------------------------------------------------------------------------------- save / load
 def test_save_load_roundtrip_and_strict_loading(tmp_path, tokenizer, counts):
     torch.manual_seed(0)
-    register(tokenizer_class=GeneExpressionTokenizer)
+    register()
     mlm = CellformerForMaskedExpressionModeling(tiny_config()).eval()
     mlm.save_pretrained(tmp_path / "mlm")
     config = json.loads((tmp_path / "mlm" / "config.json").read_text())

@@ -48,7 +48,8 @@ import pandas as pd
 import torch
 
 from ..datasets.tumor_immune import TumorImmuneBuilder, to_dense_panel
-from ..models.cellformer import CellformerConfig, CellformerForCellClassification, register
+from ..hub import register
+from ..models.cellformer import CellformerConfig, CellformerForCellClassification
 from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
 register()  # checkpoints saved here get auto_map and the portable model files

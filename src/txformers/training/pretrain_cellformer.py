@@ -50,7 +50,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from ..data import cytokine_genes
 from ..datasets.tumor_immune import SampleSpec, open_sample, read_manifest
-from ..models.cellformer import CellformerConfig, CellformerForMaskedExpressionModeling, register
+from ..hub import register
+from ..models.cellformer import CellformerConfig, CellformerForMaskedExpressionModeling
 from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer, canonical_gene_id
 
 register()  # checkpoints saved here get auto_map and the portable model files
