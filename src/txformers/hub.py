@@ -60,6 +60,7 @@ def register() -> None:
     >>> from transformers import AutoConfig
     >>> type(AutoConfig.for_model("splicebert")).__name__
     'SpliceBertConfig'
+
     ```
     """
     import transformers

@@ -1,27 +1,16 @@
 # Copyright 2026 The txformers authors. BSD-3-Clause.
-"""What every `txformers` command shares: the user-error type, output checks, device choice, defaults."""
+"""What every `txformers` command shares: the user-error type, output checks, device choice, defaults.
+
+The user-error type and the output checks live in :mod:`txformers.io`; they are re-exported here for the
+command modules.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..hub import CHECKPOINTS, REPO_ROOT, resolve_checkpoint
+from ..io import UserError, check_output_folder, check_outputs
 
-from ..hub import CHECKPOINTS, REPO_ROOT
-DEFAULT_SPLICEBERT = CHECKPOINTS / "splicebert-small-pretrained"
-
-
-class UserError(Exception):
-    """A problem with the user's input or options: printed as one clear line, exit status 2."""
-
-
-def check_outputs(inputs: list[Path], outputs: list[Path], overwrite: bool) -> None:
-    """Refuse to write over an input, or over an existing file unless ``overwrite``."""
-    resolved_inputs = {Path(p).resolve() for p in inputs}
-    for path in outputs:
-        path = Path(path)
-        if path.resolve() in resolved_inputs:
-            raise UserError(f"output {path} is one of the inputs; choose another --out")
-        if path.exists() and not overwrite:
-            raise UserError(f"{path} exists; pass --overwrite to replace it or choose another --out")
+DEFAULT_SPLICEBERT = resolve_checkpoint("splicebert-small-pretrained")
 
 
 def device(name: str | None) -> str:
@@ -41,3 +30,15 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+__all__ = [
+    "CHECKPOINTS",
+    "DEFAULT_SPLICEBERT",
+    "REPO_ROOT",
+    "UserError",
+    "check_output_folder",
+    "check_outputs",
+    "device",
+    "pyplot",
+]
