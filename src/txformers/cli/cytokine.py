@@ -109,10 +109,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     (mean class probabilities of its cells). Writes PREFIX.cells.csv (per cell: call, score, panel genes
     detected, every class probability), PREFIX.h5ad (a copy of the input with the calls in obs and the
     probabilities in obsm['cancer_type_probabilities']) and PREFIX.samples.csv. The input is never modified."""
-    import anndata
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from ..datasets.cells import read_cells
     from ..models.cellformer import CancerTypePipeline
 
     h5ad, out = Path(args.h5ad), Path(args.out)
@@ -127,7 +127,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     model, tokenizer = _load_classifier(Path(args.model))
 
     try:
-        adata = anndata.read_h5ad(h5ad)
+        adata = read_cells(h5ad)
     except Exception as error:  # corrupt or not an h5ad
         raise UserError(f"cannot read {h5ad} as AnnData ({type(error).__name__}: {error})") from None
     if adata.n_obs == 0:
@@ -206,7 +206,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     expression, Cohen's d and AUROC over cells (and, with --model, the Cellformer classifier's integrated-
     gradients attribution; needs captum). Input: the immune cells of a tumour-immune manifest, or one AnnData
     with a cancer-type obs column. Writes OUT/cytokine_patterns.tsv, .png (heatmap) and .json (top genes)."""
-    from ..cytokine_patterns import cells_from_h5ad, output_paths, run_patterns
+    from ..tasks.cytokine.patterns import cells_from_h5ad, output_paths, run_patterns
 
     source = Path(args.manifest or args.h5ad)
     if not source.is_file():
@@ -228,7 +228,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
             X, genes, labels, info = cells_from_h5ad(args.h5ad, args.label_column, layer=args.layer)
             summary["input"] = info
         else:
-            from ..training.cancer_type import load_cells
+            from ..tasks.cytokine.cancer_type import load_cells
 
             with tempfile.TemporaryDirectory() as cache:
                 cells = load_cells(args.manifest, cache)

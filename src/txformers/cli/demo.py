@@ -765,8 +765,8 @@ def section_cytokine(demo: Demo) -> str:
     import numpy as np
     import pandas as pd
 
-    from ..cytokine_patterns import plot_heatmap
     from ..models.cellformer import CancerTypePipeline, CellformerForCellClassification
+    from ..plotting import plot_heatmap
     from ..tokenizers import GeneExpressionTokenizer
 
     data = demo.examples / "immune_cells.h5ad"

@@ -9,13 +9,13 @@ import warnings
 from pathlib import Path
 
 import anndata as ad
-import datasets
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
 import scipy.sparse as sp
 
+import datasets
 from txformers.datasets.tumor_immune import (
     SampleError,
     TumorImmuneBuilder,
@@ -23,8 +23,9 @@ from txformers.datasets.tumor_immune import (
     read_manifest,
     to_dense_panel,
 )
+from txformers.hub import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 GENES = ["PTPRC", "IL2", "IFNG", "TNF", "CD3E", "ACTB"]
 PANEL = ["IL2", "IFNG", "TNF", "IL10"]
 # Row totals 10, 10, 10, 20: CP10k multiplies counts by 1,000 (500 for the last cell).

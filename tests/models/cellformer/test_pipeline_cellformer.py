@@ -18,14 +18,18 @@ import pytest
 import torch
 from transformers import pipeline
 
-from txformers.models.cellformer import CancerTypePipeline, CellformerConfig, CellformerForCellClassification
-from txformers.models.cellformer import pipeline_cellformer
+from txformers.hub import CHECKPOINTS, SHARED_DATA
+from txformers.models.cellformer import (
+    CancerTypePipeline,
+    CellformerConfig,
+    CellformerForCellClassification,
+    pipeline_cellformer,
+)
+from txformers.tasks.cytokine.cancer_type import aggregate_by_sample
 from txformers.tokenizers import GeneExpressionTokenizer
-from txformers.training.cancer_type import aggregate_by_sample
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLED = REPO / "checkpoints" / "cellformer-cancer-type"
-SHARED = REPO.parent / "shared" / "data"
+BUNDLED = CHECKPOINTS / "cellformer-cancer-type"
+SHARED = SHARED_DATA
 PANEL = ["IL2", "IFNG", "TNF", "CCL5", "CXCL13", "IL10"]
 GENES = PANEL + ["ACTB", "CD3E"]
 LABELS = ["lung", "melanoma", "renal"]

@@ -96,7 +96,6 @@ def _direct_probabilities(model_dir: Path, adata) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- build
 def test_build_saves_the_builders_dataset_and_report(data, tmp_path):
     import datasets
-
     from txformers.datasets.tumor_immune import TumorImmuneBuilder
 
     manifest = pd.read_csv(data / "manifest.tsv", sep="\t")
@@ -159,7 +158,7 @@ def test_build_pseudobulk_parquet(data, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- classify
 def test_classify_matches_a_direct_model_call(data, model_dir, tmp_path):
-    from txformers.training.cancer_type import aggregate_by_sample
+    from txformers.tasks.cytokine.cancer_type import aggregate_by_sample
 
     source = data / "cells.h5ad"
     before = _digest(source)
@@ -221,7 +220,7 @@ def test_classify_refuses_to_overwrite_and_checks_options(data, model_dir, tmp_p
 # ---------------------------------------------------------------------------------------------- patterns
 def test_patterns_from_an_h5ad_with_attributions(data, model_dir, tmp_path):
     pytest.importorskip("captum")
-    from txformers.cytokine_patterns import cytokine_pattern_table
+    from txformers.tasks.cytokine.patterns import cytokine_pattern_table
 
     out = tmp_path / "patterns"
     done = _txformers("cytokine", "patterns", "--h5ad", data / "cells.h5ad", "--label-column", "cancer", "--model",

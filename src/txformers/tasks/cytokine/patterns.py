@@ -22,9 +22,9 @@ Saved as a TSV (one row per cancer x gene) and a heatmap PNG (top genes per canc
 attribution when computed). Read the result with the study confound in mind: when each cancer comes
 from one study, "distinguishing" also means "distinguishing the study" (platform, cell-type mix).
 
-    python -m txformers.cytokine_patterns --scrna-dir ../shared/data/scrna \\
+    python -m txformers.tasks.cytokine.patterns --scrna-dir ../shared/data/scrna \\
         --model checkpoints/cellformer-cancer-type --output-dir results/cellformer/patterns
-    python -m txformers.cytokine_patterns --h5ad cells.h5ad --label-column cancer_type --output-dir out
+    python -m txformers.tasks.cytokine.patterns --h5ad cells.h5ad --label-column cancer_type --output-dir out
     txformers cytokine patterns --manifest samples.tsv --model checkpoints/cellformer-cancer-type --out out
 
 Inputs: the immune cells of a tumour-immune manifest (:class:`~txformers.datasets.tumor_immune.TumorImmuneBuilder`,
@@ -37,7 +37,7 @@ Example:
 
 ```python
 >>> import numpy as np
->>> from txformers.cytokine_patterns import cytokine_pattern_table
+>>> from txformers.tasks.cytokine.patterns import cytokine_pattern_table
 >>> X = np.array([[2.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 2.0]])
 >>> table = cytokine_pattern_table(X, ["IFNG", "IL10"], np.array(["lung", "lung", "renal", "renal"]))
 >>> row = table.query("cancer_type == 'lung' and gene == 'IFNG'").iloc[0]
@@ -96,7 +96,7 @@ def cytokine_pattern_table(
     if attribution is not None and np.shape(attribution) != X.shape:
         raise ValueError(f"attribution must have the shape of X {X.shape}, got {np.shape(attribution)}")
     if families is None:
-        from .data import cytokine_table
+        from ...data import cytokine_table
 
         families = {row["gene"]: row["family_level_1"] for row in cytokine_table()}
     ranks = rankdata(X, axis=0)  # average ranks: ties count half in the AUROC
@@ -184,52 +184,10 @@ def integrated_gradients(
     return result
 
 
-def _top_rows(table: pd.DataFrame, top: int) -> pd.DataFrame:
+def top_rows(table: pd.DataFrame, top: int) -> pd.DataFrame:
     """The top genes of every cancer: best ``rank`` first, over-expressed by both AUROC and Cohen's d."""
     over = table[(table["auroc"] > 0.5) & (table["cohens_d"] > 0)]
     return over.sort_values(["cancer_type", "rank"]).groupby("cancer_type", sort=True).head(top)
-
-
-def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str | None = None) -> Path:
-    """Heatmap of the top ``top`` genes per cancer (see the module docstring): one-vs-rest AUROC, and the
-    attribution when present; the number of cells of each cancer is in its label."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    chosen = list(dict.fromkeys(_top_rows(table, top)["gene"]))
-    if not chosen:  # nothing over-expressed anywhere: show the best-ranked genes anyway
-        chosen = list(dict.fromkeys(table[table["rank"] <= top].sort_values(["cancer_type", "rank"])["gene"]))
-    cancers = sorted(table["cancer_type"].unique())
-    n_cells = table.groupby("cancer_type")["n_cells"].first()
-    panels = [("auroc", "AUROC, one vs rest (0.5: no difference)")]
-    if table["attribution"].notna().any():
-        panels.append(("attribution", "integrated gradients (scaled per cancer)"))
-    figure, axes = plt.subplots(1, len(panels), figsize=(1.8 + (0.75 + 0.55 * len(cancers)) * len(panels), 1.8 + 0.26 * len(chosen)))
-    axes = np.atleast_1d(axes)
-    for axis, (column, label) in zip(axes, panels):
-        grid = table.pivot(index="gene", columns="cancer_type", values=column).loc[chosen, cancers]
-        if column == "attribution":
-            scale = grid.abs().max(0).replace(0, 1)
-            grid = grid / scale
-            low, high = -1.0, 1.0
-        else:
-            low, high = 0.0, 1.0
-        image = axis.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r", vmin=low, vmax=high, aspect="auto")
-        axis.set_xticks(range(len(cancers)), [f"{c.replace('_', ' ')} ({n_cells[c]})" for c in cancers], rotation=45,
-                        ha="right")  # fmt: skip
-        axis.set_yticks(range(len(chosen)), chosen)
-        axis.set_title(label, fontsize=9)
-        figure.colorbar(image, ax=axis, shrink=0.6)
-    if title:
-        figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=130)
-    plt.close(figure)
-    return path
 
 
 def top_genes(table: pd.DataFrame, top: int = 5) -> dict[str, list[dict[str, Any]]]:
@@ -237,7 +195,7 @@ def top_genes(table: pd.DataFrame, top: int = 5) -> dict[str, list[dict[str, Any
     with their statistics (NaN written as None, so the result is valid JSON)."""
     keep = ["gene", "detection_rate", "detection_rate_rest", "cohens_d", "auroc", "attribution"]
     tidy = lambda v: (None if np.isnan(v) else round(v, 4)) if isinstance(v, float) else v  # noqa: E731 (NaN: not JSON)
-    rows = _top_rows(table, top)
+    rows = top_rows(table, top)
     return {
         cancer: [{k: tidy(v) for k, v in row.items()} for row in rows[rows["cancer_type"] == cancer][keep].to_dict("records")]
         for cancer in sorted(table["cancer_type"].unique())
@@ -269,12 +227,11 @@ def cells_from_h5ad(
     tokenizer's panel mode, as the tumour-immune builder does); log-normalised values are used as they are.
     Cells without a label are left out (counted in ``info``). ``genes`` defaults to the 185 cytokine genes.
     """
-    import anndata
+    from ...data import cytokine_genes
+    from ...datasets.cells import read_cells
+    from ...tokenizers.tokenization_gene_expression import GeneCoverageError, GeneExpressionTokenizer
 
-    from .data import cytokine_genes
-    from .tokenizers.tokenization_gene_expression import GeneCoverageError, GeneExpressionTokenizer
-
-    adata = anndata.read_h5ad(path)
+    adata = read_cells(path)
     if label_column not in adata.obs.columns:
         raise ValueError(f"{path}: no obs column {label_column!r} (columns: {list(adata.obs.columns)[:20]})")
     labels = adata.obs[label_column].astype(object).to_numpy()
@@ -303,9 +260,9 @@ def model_attributions(
     """Cells x genes integrated-gradients attribution of each gene toward the cell's own label, from a saved
     ``CellformerForCellClassification`` (and its tokenizer) in ``model_dir``; genes outside the model's
     vocabulary get NaN. Every label must be one of the model's classes."""
-    from .models.cellformer import CellformerForCellClassification
-    from .tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
-    from .training.cancer_type import encode_cells
+    from ...models.cellformer import CellformerForCellClassification
+    from ...tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
+    from .cancer_type import encode_cells
 
     model = CellformerForCellClassification.from_pretrained(model_dir).eval()
     tokenizer = GeneExpressionTokenizer.from_pretrained(model_dir)
@@ -330,6 +287,8 @@ def write_patterns(
     table: pd.DataFrame, output_dir: str | Path, summary: dict[str, Any], top: int = 6, title: str | None = None
 ) -> list[Path]:
     """Write the table (TSV), the heatmap (PNG) and ``summary`` plus the top genes per cancer (JSON)."""
+    from ...plotting import plot_heatmap
+
     tsv, png, summary_path = output_paths(output_dir)
     tsv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(tsv, sep="\t", index=False, float_format="%.5g")
@@ -416,13 +375,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"{existing} exist; pass --overwrite to replace them or choose another --output-dir")
 
     summary: dict[str, Any] = {
-        "command": "python -m txformers.cytokine_patterns " + " ".join(argv if argv is not None else sys.argv[1:])
+        "command": "python -m txformers.tasks.cytokine.patterns " + " ".join(argv if argv is not None else sys.argv[1:])
     }
     if args.h5ad:
         X, genes, labels, info = cells_from_h5ad(args.h5ad, args.label_column, layer=args.layer)
         summary["input"] = info
     else:
-        from .training.cancer_type import confound_report, load_cells, prepare_real_manifest
+        from ...datasets.shared_scrna import prepare_real_manifest
+        from .cancer_type import confound_report, load_cells
 
         with tempfile.TemporaryDirectory() as workdir:
             manifest = prepare_real_manifest(args.scrna_dir, workdir) if args.scrna_dir else Path(args.manifest)
