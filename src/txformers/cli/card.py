@@ -16,8 +16,17 @@ def cmd_card(args: argparse.Namespace) -> int:
     huggingface_hub's ModelCardData and validated as the Hub does; every number of the card is read
     from the results file (and the checkpoint folder), never typed.
     """
-    from ..model_cards import (BUNDLED, CARD_KINDS, CardError, ResultsError, eval_values, load_results,
-                               render_card, scan_local_paths, validate_card)  # fmt: skip
+    from ..cards import (
+        BUNDLED,
+        CARD_KINDS,
+        CardError,
+        ResultsError,
+        eval_values,
+        load_results,
+        render_card,
+        scan_local_paths,
+        validate_card,
+    )
 
     results_path = Path(args.results)
     out = Path(args.out)
@@ -43,8 +52,11 @@ def cmd_card(args: argparse.Namespace) -> int:
     except (ResultsError, CardError) as error:
         raise UserError(str(error)) from None
     if local:
-        print(f"note: {results_path} holds {len(local)} absolute local path(s) (e.g. {local[0][1]} at {local[0][0]}); "
-              "the card shows them repository-relative")  # fmt: skip
+        example = f"e.g. {local[0][1]} at {local[0][0]}"
+        print(
+            f"note: {results_path} holds {len(local)} absolute local path(s) ({example}); "
+            "the card shows them repository-relative"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(str(card), encoding="utf-8")
     values = eval_values(card)
@@ -59,7 +71,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    from ..model_cards import CARD_KINDS, KIND_RESULTS
+    from ..cards import CARD_KINDS, KIND_RESULTS
 
     kinds = "\n".join(f"  {kind:<15} {KIND_RESULTS[kind]}" for kind in CARD_KINDS)
     card = commands.add_parser(
@@ -72,14 +84,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "      --out model_cards/cellformer-pretrained.md --overwrite\n"
         "  txformers card runs/splice-sites/results.json --kind splice-sites --name splicebert-small-splice-sites \\\n"
         "      --checkpoint runs/splice-sites/model --out runs/splice-sites/model/README.md\n"
-        "  python -m txformers.model_cards --bundled   # re-render every bundled card\n",
+        "  python -m txformers.cards --bundled   # re-render every bundled card (model_cards/ and checkpoints/)\n",
     )
     card.add_argument("results", help="saved results JSON of the run")
-    card.add_argument("--kind", required=True, choices=list(CARD_KINDS), metavar="KIND", help="checkpoint kind: " + ", ".join(CARD_KINDS))
+    card.add_argument(
+        "--kind",
+        required=True,
+        choices=list(CARD_KINDS),
+        metavar="KIND",
+        help="checkpoint kind: " + ", ".join(CARD_KINDS),
+    )
     card.add_argument("--name", required=True, help="model name (the Hub repository name)")
     card.add_argument("--out", required=True, help="card file to write (e.g. CHECKPOINT/README.md)")
-    card.add_argument("--checkpoint", help="checkpoint folder, for the architecture and size (default: checkpoints/NAME if it exists)")
+    card.add_argument(
+        "--checkpoint", help="checkpoint folder, for the architecture and size (default: checkpoints/NAME if it exists)"
+    )
     card.add_argument("--data", help="one-line description of the training data (splicebert-mlm)")
-    card.add_argument("--model-key", help="metascdrug: the model of the results to describe (default: the run of checkpoint NAME)")
+    card.add_argument(
+        "--model-key", help="metascdrug: the model of the results to describe (default: the run of checkpoint NAME)"
+    )
     card.add_argument("--overwrite", action="store_true", help="replace an existing card")
     card.set_defaults(handler=cmd_card)

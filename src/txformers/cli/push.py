@@ -15,8 +15,8 @@ from ._common import UserError
 
 # Never uploaded: caches, editor and OS files, training state (reported as skipped).
 SKIP_DIRS = ("__pycache__", ".*", "checkpoint-*", "runs", "wandb", "logs")
-SKIP_FILES = (".*", "*.pyc", "*.pyo", "*.lock", "*.tmp", "*.swp", "*~", "events.out.tfevents*",
-              "optimizer.pt", "scheduler.pt", "rng_state*.pth", "scaler.pt", "trainer_state.json")  # fmt: skip
+SKIP_FILES = (".*", "*.pyc", "*.pyo", "*.lock", "*.tmp", "*.swp", "*~", "events.out.tfevents*")
+SKIP_FILES += ("optimizer.pt", "scheduler.pt", "rng_state*.pth", "scaler.pt", "trainer_state.json")  # training state
 # Refused: pickled weights (a published checkpoint is safetensors; pickles run code when loaded).
 PICKLES = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.joblib")
 
@@ -49,8 +49,10 @@ def upload_plan(checkpoint: Path) -> tuple[list[Path], list[str]]:
             skipped.append(relative.as_posix())
             continue
         if any(fnmatch.fnmatch(path.name, pattern) for pattern in PICKLES):
-            raise UserError(f"{checkpoint}/{relative.as_posix()} is a pickle file; save the weights as safetensors "
-                            "(save_pretrained does) and remove it before pushing")  # fmt: skip
+            raise UserError(
+                f"{checkpoint}/{relative.as_posix()} is a pickle file; save the weights as safetensors "
+                "(save_pretrained does) and remove it before pushing"
+            )
         if path.is_symlink() and not path.exists():
             raise UserError(f"{checkpoint}/{relative.as_posix()} is a broken link")
         if relative.as_posix() == "README.md":
@@ -73,12 +75,13 @@ def stage_checkpoint(checkpoint: Path, card: Path, out: Path) -> Staged:
     recorded); other text files are only checked. Nothing else is written.
 
     ```python
-    >>> staged = stage_checkpoint(Path("checkpoints/metascdrug-meta"), Path("model_cards/metascdrug-meta.md"), Path("out"))
+    >>> checkpoint, card = Path("checkpoints/metascdrug-meta"), Path("model_cards/metascdrug-meta.md")
+    >>> staged = stage_checkpoint(checkpoint, card, Path("out"))
     >>> [r[:2] for r in staged.rewrites][:1]
     [('training_args.json', '/data_dir')]
     ```
     """
-    from ..model_cards import find_local_paths, portable, portable_text, scan_local_paths
+    from ..cards import find_local_paths, portable, portable_text, scan_local_paths
 
     files, skipped = upload_plan(checkpoint)
     staged = Staged(out, skipped=skipped)
@@ -90,7 +93,11 @@ def stage_checkpoint(checkpoint: Path, card: Path, out: Path) -> Staged:
         if path.suffix in (".json", ".jsonl"):
             text = path.read_text(encoding="utf-8")
             try:
-                records = [json.loads(text)] if path.suffix == ".json" else [json.loads(x) for x in text.splitlines() if x.strip()]
+                records = (
+                    [json.loads(text)]
+                    if path.suffix == ".json"
+                    else [json.loads(x) for x in text.splitlines() if x.strip()]
+                )
             except json.JSONDecodeError as error:
                 raise UserError(f"{path} is not valid JSON: {error}") from None
             found = [(pointer, old) for record in records for pointer, old in scan_local_paths(record)]
@@ -106,7 +113,9 @@ def stage_checkpoint(checkpoint: Path, card: Path, out: Path) -> Staged:
             if path.suffix in (".py", ".txt", ".tsv", ".md", ".csv", ".yaml", ".yml"):
                 local = find_local_paths(path.read_text(encoding="utf-8", errors="replace"))
                 if local:
-                    staged.notes.append(f"{relative} mentions local path(s) {', '.join(sorted(set(local))[:3])} (not JSON: left as is)")
+                    staged.notes.append(
+                        f"{relative} mentions local path(s) {', '.join(sorted(set(local))[:3])} (not JSON: left as is)"
+                    )
     card_text = card.read_text(encoding="utf-8")
     (out / "README.md").write_text(card_text, encoding="utf-8")
     staged.files = sorted((p.relative_to(out).as_posix(), p.stat().st_size) for p in out.rglob("*") if p.is_file())
@@ -136,11 +145,16 @@ def _check_out(out: Path, checkpoint: Path, planned: set[str], overwrite: bool) 
         raise UserError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     if not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
-    foreign = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()
-                     and p.relative_to(out).as_posix() not in planned)  # fmt: skip
+    foreign = sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p.relative_to(out).as_posix() not in planned
+    )
     if foreign:
-        raise UserError(f"{out} holds files that are not part of this upload ({', '.join(foreign[:3])}); "
-                        "it is not replaced: choose another --out")  # fmt: skip
+        raise UserError(
+            f"{out} holds files that are not part of this upload ({', '.join(foreign[:3])}); "
+            "it is not replaced: choose another --out"
+        )
 
 
 def cmd_push(args: argparse.Namespace) -> int:
@@ -151,7 +165,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     The card (CHECKPOINT/README.md, or --card) must be a valid Hub card with measured results
     (`txformers card` renders one). --dry-run writes that folder (--out) and lists it instead of uploading.
     """
-    from ..model_cards import CardError, find_local_paths, validate_card
+    from ..cards import CardError, find_local_paths, validate_card
 
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_dir():
@@ -166,8 +180,10 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise UserError(f"--repo-id {args.repo_id!r} is not a valid repository id (ORG/NAME): {error}") from None
     card = Path(args.card) if args.card else checkpoint / "README.md"
     if not card.is_file():
-        raise UserError(f"no model card: {card} does not exist. Render one with `txformers card RESULTS.json --kind KIND "
-                        f"--name NAME --out {checkpoint / 'README.md'}` or pass --card FILE")  # fmt: skip
+        raise UserError(
+            f"no model card: {card} does not exist. Render one with `txformers card RESULTS.json --kind KIND "
+            f"--name NAME --out {checkpoint / 'README.md'}` or pass --card FILE"
+        )
     try:
         parsed = validate_card(card)
     except CardError as error:
@@ -187,8 +203,10 @@ def cmd_push(args: argparse.Namespace) -> int:
             shutil.rmtree(out)
         staged = stage_checkpoint(checkpoint, card, folder)
         results = parsed.data.eval_results or []
-        print(f"{'dry run: ' if args.dry_run else ''}{args.repo_id} <- {checkpoint} "
-              f"(card {card}: valid, model-index {len(results)} metric(s))")  # fmt: skip
+        print(
+            f"{'dry run: ' if args.dry_run else ''}{args.repo_id} <- {checkpoint} "
+            f"(card {card}: valid, model-index {len(results)} metric(s))"
+        )
         for relative, size in staged.files:
             print(f"  {_size(size):>9}  {relative}")
         print(f"  {_size(sum(s for _, s in staged.files)):>9}  total, {len(staged.files)} files")
@@ -201,16 +219,23 @@ def cmd_push(args: argparse.Namespace) -> int:
         for note in staged.notes:
             print(f"note: {note}")
         if staged.skipped:
-            print(f"not uploaded ({len(staged.skipped)}): {', '.join(staged.skipped[:8])}{' ...' if len(staged.skipped) > 8 else ''}")
+            more = " ..." if len(staged.skipped) > 8 else ""
+            print(f"not uploaded ({len(staged.skipped)}): {', '.join(staged.skipped[:8])}{more}")
         if args.dry_run:
-            print(f"wrote {folder} (what would be uploaded)" if out is not None else "pass --out DIR to keep the folder")
+            print(
+                f"wrote {folder} (what would be uploaded)" if out is not None else "pass --out DIR to keep the folder"
+            )
             return 0
         from huggingface_hub import create_repo, upload_folder
 
         try:
             url = create_repo(args.repo_id, private=args.private, exist_ok=True, repo_type="model")
-            commit = upload_folder(repo_id=args.repo_id, folder_path=str(folder), repo_type="model",
-                                   commit_message=args.message or f"Upload {checkpoint.resolve().name} with txformers")  # fmt: skip
+            commit = upload_folder(
+                repo_id=args.repo_id,
+                folder_path=str(folder),
+                repo_type="model",
+                commit_message=args.message or f"Upload {checkpoint.resolve().name} with txformers",
+            )
         except Exception as error:  # network, authentication, permissions: one clear line
             raise UserError(f"upload to {args.repo_id} failed: {type(error).__name__}: {error}") from None
         print(f"uploaded to {url} ({getattr(commit, 'commit_url', commit)})")
@@ -227,13 +252,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description=cmd_push.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  txformers push checkpoints/cellformer-pretrained --repo-id my-org/cellformer-pretrained --dry-run --out outputs/push\n"
-        "  txformers push runs/splice-sites/model --repo-id my-org/splice-sites --card model_cards/splice-sites.md --private\n",
+        "  txformers push checkpoints/cellformer-pretrained --repo-id my-org/cellformer-pretrained "
+        "--dry-run --out outputs/push\n"
+        "  txformers push runs/splice-sites/model --repo-id my-org/splice-sites "
+        "--card model_cards/splice-sites.md --private\n",
     )
     push.add_argument("checkpoint", help="checkpoint folder (save_pretrained output)")
     push.add_argument("--repo-id", required=True, help="Hub repository, ORG/NAME")
     push.add_argument("--card", help="model card to upload as README.md (default: CHECKPOINT/README.md)")
-    push.add_argument("--dry-run", action="store_true", help="write/list the folder that would be uploaded; upload nothing")
+    push.add_argument(
+        "--dry-run", action="store_true", help="write/list the folder that would be uploaded; upload nothing"
+    )
     push.add_argument("--out", help="folder to write the staged upload to (kept); default: a temporary folder")
     push.add_argument("--overwrite", action="store_true", help="replace an earlier staged folder at --out")
     push.add_argument("--private", action="store_true", help="create the repository as private")
