@@ -9,10 +9,22 @@ import pytest
 from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from txformers.model_cards import (BUNDLED, CardError, ResultsError, bundled_card_paths, eval_values, find_local_paths,
-                                   portable, portable_path, render_bundled, render_card, scan_local_paths, validate_card)  # fmt: skip
+from txformers.cards import (
+    BUNDLED,
+    CardError,
+    ResultsError,
+    bundled_card_paths,
+    eval_values,
+    find_local_paths,
+    portable,
+    portable_path,
+    render_bundled,
+    render_card,
+    scan_local_paths,
+    validate_card,
+)
+from txformers.hub import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CARDS = sorted((ROOT / "model_cards").glob("*.md")) + sorted((ROOT / "checkpoints").glob("*/README.md"))
 PRESENT = [name for name, entry in BUNDLED.items() if (ROOT / entry["results"]).is_file()]
 
@@ -45,7 +57,7 @@ def test_every_bundled_checkpoint_has_its_card():
 def test_bundled_cards_are_rendered_from_their_results(name):
     text = str(render_bundled(name))
     for path in bundled_card_paths(name):
-        assert path.read_text() == text, f"{path} is out of date: python -m txformers.model_cards --bundled"
+        assert path.read_text() == text, f"{path} is out of date: python -m txformers.cards --bundled"
 
 
 def _by(values, *keys):
@@ -56,11 +68,19 @@ def _by(values, *keys):
 
 
 def test_model_index_equals_results_splicebert_and_cellformer():
-    values = {v["metric"]: v["value"] for v in eval_values(ModelCard.load(ROOT / "model_cards/splicebert-small-pretrained.md"))}
+    values = {
+        v["metric"]: v["value"]
+        for v in eval_values(ModelCard.load(ROOT / "model_cards/splicebert-small-pretrained.md"))
+    }
     evaluation = _results("splicebert-small-pretrained")["eval"]
-    assert values == {"accuracy": round(evaluation["accuracy"], 4), "balanced_accuracy": round(evaluation["balanced_accuracy"], 4)}
+    assert values == {
+        "accuracy": round(evaluation["accuracy"], 4),
+        "balanced_accuracy": round(evaluation["balanced_accuracy"], 4),
+    }
 
-    values = {v["metric"]: v["value"] for v in eval_values(ModelCard.load(ROOT / "model_cards/cellformer-pretrained.md"))}
+    values = {
+        v["metric"]: v["value"] for v in eval_values(ModelCard.load(ROOT / "model_cards/cellformer-pretrained.md"))
+    }
     heldout = _results("cellformer-pretrained")["heldout"]
     assert values == {"accuracy": round(heldout["bin_accuracy"], 4), "mae": round(heldout["bin_mae"], 4)}
 
@@ -70,7 +90,10 @@ def test_model_index_equals_results_cancer_type():
     expected = defaultdict(list)
     for protocol, block in _results("cellformer-cancer-type")["protocols"].items():
         model = block["models"]["cellformer"]
-        expected[(protocol, "accuracy")] += [round(model["per_cell"]["accuracy"], 4), round(model["per_sample"]["accuracy"], 4)]
+        expected[(protocol, "accuracy")] += [
+            round(model["per_cell"]["accuracy"], 4),
+            round(model["per_sample"]["accuracy"], 4),
+        ]
         expected[(protocol, "f1")].append(round(model["per_cell"]["macro_f1"], 4))
         expected[(protocol, "balanced_accuracy")].append(round(model["per_cell"]["balanced_accuracy"], 4))
     assert values == {k: sorted(v) for k, v in expected.items()}
@@ -98,17 +121,22 @@ def test_model_index_equals_results_metascdrug(name):
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
     key = "meta" if name.endswith("-meta") else "nometa"
     shots = json.loads((ROOT / "results/metascdrug/unseen_drugs.json").read_text())["shots"]
-    assert sorted(unseen) == sorted([round(shots["0"][f"{key}_zeroshot"]["auroc"], 4),
-                                     round(shots["10"][f"{key}_fewshot"]["auroc"], 4)])  # fmt: skip
+    assert sorted(unseen) == sorted(
+        [round(shots["0"][f"{key}_zeroshot"]["auroc"], 4), round(shots["10"][f"{key}_fewshot"]["auroc"], 4)]
+    )
 
 
 def test_metascdrug_card_body_numbers_come_from_the_results():
     text = (ROOT / "model_cards/metascdrug-meta.md").read_text()
     table = _results("metascdrug-meta")["table"]
     means = {m: sum(r[m]["accuracy"] for r in table) / len(table) for m in ("meta", "nometa", "logistic_regression")}
-    assert f"meta {means['meta']:.3f}, nometa {means['nometa']:.3f}, logistic regression {means['logistic_regression']:.3f}" in text
+    summary = f"meta {means['meta']:.3f}, nometa {means['nometa']:.3f}"
+    assert f"{summary}, logistic regression {means['logistic_regression']:.3f}" in text
     row = table[0]
-    assert f"| {row['meta']['accuracy']:.3f} ± " in text and f"| {row['meta']['f1']:.3f} | {row['meta']['ap']:.3f} |" in text
+    assert (
+        f"| {row['meta']['accuracy']:.3f} ± " in text
+        and f"| {row['meta']['f1']:.3f} | {row['meta']['ap']:.3f} |" in text
+    )
     training = json.loads((ROOT / "checkpoints/metascdrug-meta/training_args.json").read_text())
     assert f"--inner-lr {training['inner_lr']}" in text and f"{training['n_parameters'] / 1e6:.2f} M parameters" in text
     # the adaptation-budget line: one entry per steps file, each from its own runs
@@ -136,7 +164,10 @@ def test_local_paths_are_found_and_made_portable():
 
 
 def test_results_files_with_local_paths_are_reported():
-    found = {str(p.relative_to(ROOT)): scan_local_paths(json.loads(p.read_text())) for p in (ROOT / "results").rglob("*.json")}
+    found = {
+        str(p.relative_to(ROOT)): scan_local_paths(json.loads(p.read_text()))
+        for p in (ROOT / "results").rglob("*.json")
+    }
     for file, paths in found.items():
         assert all(path.startswith("/") for _, path in paths), file
     # whatever the results hold, the cards rendered from them name none
@@ -148,16 +179,32 @@ def _splice_results(command=""):
     site = lambda auroc: {"n": 10, "auroc": auroc, "ap": auroc - 0.01, "accuracy": auroc - 0.02, "f1": auroc - 0.03}  # noqa: E731
     return {
         "command": command,
-        "args": {"data_dir": "/work/shared/data/splice/ensemblesplice_600nt/homo_sapiens", "pretrained": "checkpoints/p",
-                 "output_dir": "/tmp/ft/run", "crop": 400, "max_steps": 30, "batch_size": 8, "lr": 0.0002,
-                 "warmup_steps": 5, "lora": False, "skip_scratch": False, "cpu": True, "seed": 3, "cache_dir": "/tmp/c"},
+        "args": {
+            "data_dir": "/work/shared/data/splice/ensemblesplice_600nt/homo_sapiens",
+            "pretrained": "checkpoints/p",
+            "output_dir": "/tmp/ft/run",
+            "crop": 400,
+            "max_steps": 30,
+            "batch_size": 8,
+            "lr": 0.0002,
+            "warmup_steps": 5,
+            "lora": False,
+            "skip_scratch": False,
+            "cpu": True,
+            "seed": 3,
+            "cache_dir": "/tmp/c",
+        },
         "splits": {"train": 100, "validation": 20, "test": 40},
         "window": {"length": 400, "dinucleotide_index": 199, "labels": {"0": "neither", "1": "donor", "2": "acceptor"}},
         "logistic_regression_onehot_60nt": {"test": {"donor": site(0.91111), "acceptor": site(0.92222)}},
-        "pretrained": {"best": {"validation_auroc": 0.9, "step": 30}, "test": {"donor": site(0.95555), "acceptor": site(0.96666)},
-                       "train_seconds": 120.0, "parameters": 1234},
+        "pretrained": {
+            "best": {"validation_auroc": 0.9, "step": 30},
+            "test": {"donor": site(0.95555), "acceptor": site(0.96666)},
+            "train_seconds": 120.0,
+            "parameters": 1234,
+        },
         "scratch": {"test": {"donor": site(0.81111), "acceptor": site(0.82222)}},
-    }  # fmt: skip
+    }
 
 
 def test_splice_sites_card_from_a_results_file(tmp_path):
@@ -172,7 +219,9 @@ def test_splice_sites_card_from_a_results_file(tmp_path):
     assert "| 0.8111 |" in text and "| 0.9111 |" in text  # scratch and logistic regression rows
     assert "donor AUROC +0.0444" in text
     # the empty recorded command is rebuilt from the saved arguments, with portable paths
-    assert "--data-dir ../shared/data/splice/ensemblesplice_600nt/homo_sapiens" in text and "--output-dir ft/run" in text
+    assert (
+        "--data-dir ../shared/data/splice/ensemblesplice_600nt/homo_sapiens" in text and "--output-dir ft/run" in text
+    )
     assert "--cache-dir" not in text and not find_local_paths(text)
 
 

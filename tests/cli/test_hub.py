@@ -4,19 +4,19 @@ import json
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
+from txformers.cards import find_local_paths, portable, validate_card
 from txformers.cli import main
 from txformers.cli.train import RECIPES
-from txformers.model_cards import find_local_paths, portable, validate_card
-
-ROOT = Path(__file__).resolve().parents[1]
+from txformers.hub import REPO_ROOT as ROOT
 
 
 def _txformers(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def _run(capsys, *args):
@@ -40,12 +40,46 @@ def test_train_list_and_unknown_recipe(capsys):
 def test_train_dry_run_prints_the_exact_command(capsys):
     status, out, _ = _run(capsys, "train", "metascdrug-meta", "--dry-run", "--", "--data-dir", "d x", "--steps", "3")
     assert status == 0
-    assert shlex.split(out) == ["python", "-m", "txformers.training.meta_pretrain", "--mode", "maml", "--data-dir", "d x", "--steps", "3"]
-    status, out, _ = _run(capsys, "train", "--dry-run", "--launcher", "accelerate", "--num-processes", "2", "--cpu",
-                          "--config-file", "acc.yaml", "cellformer-mlm", "--", "--manifest", "m.tsv")  # fmt: skip
+    assert shlex.split(out) == [
+        "python",
+        "-m",
+        "txformers.training.meta_pretrain",
+        "--mode",
+        "maml",
+        "--data-dir",
+        "d x",
+        "--steps",
+        "3",
+    ]
+    status, out, _ = _run(
+        capsys,
+        "train",
+        "--dry-run",
+        "--launcher",
+        "accelerate",
+        "--num-processes",
+        "2",
+        "--cpu",
+        "--config-file",
+        "acc.yaml",
+        "cellformer-mlm",
+        "--",
+        "--manifest",
+        "m.tsv",
+    )
     assert status == 0 and shlex.split(out) == [
-        "accelerate", "launch", "--config_file", "acc.yaml", "--num_processes", "2", "--cpu",
-        "-m", "txformers.training.pretrain_cellformer", "--manifest", "m.tsv"]  # fmt: skip
+        "accelerate",
+        "launch",
+        "--config_file",
+        "acc.yaml",
+        "--num_processes",
+        "2",
+        "--cpu",
+        "-m",
+        "txformers.training.pretrain_cellformer",
+        "--manifest",
+        "m.tsv",
+    ]
 
 
 def test_train_bad_options_are_refused(capsys):
@@ -53,7 +87,9 @@ def test_train_bad_options_are_refused(capsys):
     assert status == 2 and "go after `--`" in err
     status, _, err = _run(capsys, "train", "cancer-type", "--launcher", "accelerate", "--dry-run")
     assert status == 2 and "does not use Accelerate" in err
-    status, _, err = _run(capsys, "train", "splice-sites", "--launcher", "accelerate", "--num-processes", "2", "--dry-run")
+    status, _, err = _run(
+        capsys, "train", "splice-sites", "--launcher", "accelerate", "--num-processes", "2", "--dry-run"
+    )
     assert status == 2 and "one process" in err
     status, _, err = _run(capsys, "train", "splicebert-mlm", "--num-processes", "2", "--dry-run")
     assert status == 2 and "--launcher accelerate" in err
@@ -65,23 +101,67 @@ def test_train_bad_options_are_refused(capsys):
 def test_tiny_run_trained_carded_and_staged(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     generator = torch.Generator().manual_seed(0)
-    corpus.write_text("\n".join("".join("ACGT"[i] for i in torch.randint(0, 4, (100,), generator=generator).tolist())
-                                for _ in range(12)) + "\n")  # fmt: skip
+    corpus.write_text(
+        "\n".join(
+            "".join("ACGT"[i] for i in torch.randint(0, 4, (100,), generator=generator).tolist()) for _ in range(12)
+        )
+        + "\n"
+    )
     run = tmp_path / "run"
-    status, _, _ = _run(capsys, "train", "splicebert-mlm", "--", "--train-files", corpus, "--eval-files", corpus,
-                        "--eval-max-sequences", "4", "--output-dir", run, "--preset", "tiny", "--max-steps", "2",
-                        "--batch-size", "2", "--stage", "variable", "--min-length", "32", "--max-length", "64",
-                        "--log-every", "1", "--save-every", "100", "--cpu")  # fmt: skip
+    status, _, _ = _run(
+        capsys,
+        "train",
+        "splicebert-mlm",
+        "--",
+        "--train-files",
+        corpus,
+        "--eval-files",
+        corpus,
+        "--eval-max-sequences",
+        "4",
+        "--output-dir",
+        run,
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--stage",
+        "variable",
+        "--min-length",
+        "32",
+        "--max-length",
+        "64",
+        "--log-every",
+        "1",
+        "--save-every",
+        "100",
+        "--cpu",
+    )
     assert status == 0 and (run / "final" / "model.safetensors").is_file()
     evaluation = json.loads((run / "eval.json").read_text())["eval"]
 
     card_path = run / "final" / "README.md"
-    status, out, _ = _run(capsys, "card", run / "eval.json", "--kind", "splicebert-mlm", "--name", "tiny-mlm",
-                          "--checkpoint", run / "final", "--out", card_path)  # fmt: skip
+    status, out, _ = _run(
+        capsys,
+        "card",
+        run / "eval.json",
+        "--kind",
+        "splicebert-mlm",
+        "--name",
+        "tiny-mlm",
+        "--checkpoint",
+        run / "final",
+        "--out",
+        card_path,
+    )
     assert status == 0 and "model-index with 2 metric(s)" in out
     card = validate_card(card_path)
     assert {r.metric_type: r.metric_value for r in card.data.eval_results} == {
-        "accuracy": round(evaluation["accuracy"], 4), "balanced_accuracy": round(evaluation["balanced_accuracy"], 4)}
+        "accuracy": round(evaluation["accuracy"], 4),
+        "balanced_accuracy": round(evaluation["balanced_accuracy"], 4),
+    }
     text = card_path.read_text()
     assert "2 layers, hidden 32" in text and "--preset tiny" in text and not find_local_paths(text)
 
@@ -107,7 +187,9 @@ def test_tiny_run_trained_carded_and_staged(tmp_path, capsys):
     (staged / "README.md").write_text("keep")
     status, _, err = _run(capsys, "push", run / "final", "--repo-id", "me/tiny-mlm", "--dry-run", "--out", staged)
     assert status == 2 and "--overwrite" in err and (staged / "README.md").read_text() == "keep"
-    status, _, _ = _run(capsys, "push", run / "final", "--repo-id", "me/tiny-mlm", "--dry-run", "--out", staged, "--overwrite")
+    status, _, _ = _run(
+        capsys, "push", run / "final", "--repo-id", "me/tiny-mlm", "--dry-run", "--out", staged, "--overwrite"
+    )
     assert status == 0 and (staged / "README.md").read_text() == text
 
 
@@ -115,20 +197,45 @@ def test_push_refuses_missing_or_invalid_cards_and_pickles(tmp_path, capsys):
     from txformers import SpliceBertConfig, SpliceBertForMaskedLM
 
     folder = tmp_path / "model"
-    SpliceBertForMaskedLM(SpliceBertConfig(num_hidden_layers=1, hidden_size=8, num_attention_heads=2, intermediate_size=16,
-                                           max_position_embeddings=34)).save_pretrained(folder)  # fmt: skip
+    SpliceBertForMaskedLM(
+        SpliceBertConfig(
+            num_hidden_layers=1, hidden_size=8, num_attention_heads=2, intermediate_size=16, max_position_embeddings=34
+        )
+    ).save_pretrained(folder)
     out = tmp_path / "staged"
     status, _, err = _run(capsys, "push", folder, "--repo-id", "me/m", "--dry-run", "--out", out)
     assert status == 2 and "no model card" in err and "txformers card" in err
     (folder / "README.md").write_text("---\nlicense: mit\nlibrary_name: transformers\n---\n\n# m\n")
     status, _, err = _run(capsys, "push", folder, "--repo-id", "me/m", "--dry-run", "--out", out)
     assert status == 2 and "invalid" in err and "model-index" in err
-    status, _, err = _run(capsys, "push", folder, "--repo-id", "me/m", "--card", ROOT / "model_cards/cellformer-pretrained.md",
-                          "--out", out, "--dry-run", "--repo-id", "not a valid id")  # fmt: skip
+    status, _, err = _run(
+        capsys,
+        "push",
+        folder,
+        "--repo-id",
+        "me/m",
+        "--card",
+        ROOT / "model_cards/cellformer-pretrained.md",
+        "--out",
+        out,
+        "--dry-run",
+        "--repo-id",
+        "not a valid id",
+    )
     assert status == 2 and "not a valid repository id" in err
     (folder / "pytorch_model.bin").write_bytes(b"\0")
-    status, _, err = _run(capsys, "push", folder, "--repo-id", "me/m", "--card", ROOT / "model_cards/cellformer-pretrained.md",
-                          "--dry-run", "--out", out)  # fmt: skip
+    status, _, err = _run(
+        capsys,
+        "push",
+        folder,
+        "--repo-id",
+        "me/m",
+        "--card",
+        ROOT / "model_cards/cellformer-pretrained.md",
+        "--dry-run",
+        "--out",
+        out,
+    )
     assert status == 2 and "pickle" in err
     status, _, err = _run(capsys, "push", tmp_path / "nowhere", "--repo-id", "me/m", "--dry-run")
     assert status == 2 and "does not exist" in err
@@ -138,21 +245,49 @@ def test_push_refuses_missing_or_invalid_cards_and_pickles(tmp_path, capsys):
 # ----------------------------------------------------------------------------- bundled checkpoints
 def test_card_command_reproduces_a_bundled_card_and_refuses_bad_input(tmp_path, capsys):
     out = tmp_path / "card.md"
-    done = _txformers("card", "results/cellformer/pretrain.json", "--kind", "cellformer-mlm", "--name", "cellformer-pretrained",
-                      "--out", out)  # fmt: skip
+    done = _txformers(
+        "card",
+        "results/cellformer/pretrain.json",
+        "--kind",
+        "cellformer-mlm",
+        "--name",
+        "cellformer-pretrained",
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     assert out.read_text() == (ROOT / "model_cards/cellformer-pretrained.md").read_text()
     out.write_text("keep")
-    status, _, err = _run(capsys, "card", ROOT / "results/cellformer/pretrain.json", "--kind", "cellformer-mlm", "--name", "x",
-                          "--out", out)  # fmt: skip
+    status, _, err = _run(
+        capsys,
+        "card",
+        ROOT / "results/cellformer/pretrain.json",
+        "--kind",
+        "cellformer-mlm",
+        "--name",
+        "x",
+        "--out",
+        out,
+    )
     assert status == 2 and "--overwrite" in err and out.read_text() == "keep"
-    status, _, err = _run(capsys, "card", ROOT / "results/cellformer/cancer_type.json", "--kind", "cellformer-mlm",
-                          "--name", "x", "--out", tmp_path / "y.md")  # fmt: skip
+    status, _, err = _run(
+        capsys,
+        "card",
+        ROOT / "results/cellformer/cancer_type.json",
+        "--kind",
+        "cellformer-mlm",
+        "--name",
+        "x",
+        "--out",
+        tmp_path / "y.md",
+    )
     assert status == 2 and "'heldout'" in err and not (tmp_path / "y.md").exists()
 
 
 def test_card_missing_results(tmp_path, capsys):
-    status, _, err = _run(capsys, "card", tmp_path / "none.json", "--kind", "cancer-type", "--name", "x", "--out", tmp_path / "c.md")
+    status, _, err = _run(
+        capsys, "card", tmp_path / "none.json", "--kind", "cancer-type", "--name", "x", "--out", tmp_path / "c.md"
+    )
     assert status == 2 and "does not exist" in err and not (tmp_path / "c.md").exists()
 
 
@@ -161,8 +296,11 @@ def test_push_dry_run_of_a_bundled_checkpoint(tmp_path):
     out = tmp_path / "upload"
     done = _txformers("push", checkpoint, "--repo-id", "txformers/metascdrug-meta", "--dry-run", "--out", out)
     assert done.returncode == 0, done.stderr
-    expected = sorted(p.relative_to(checkpoint).as_posix() for p in checkpoint.rglob("*")
-                      if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))  # fmt: skip
+    expected = sorted(
+        p.relative_to(checkpoint).as_posix()
+        for p in checkpoint.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+    )
     staged = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert staged == expected
     for name in staged:
