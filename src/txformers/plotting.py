@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,3 +61,77 @@ def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str
     figure.savefig(path, dpi=130)
     plt.close(figure)
     return path
+
+
+# --- demo ---
+def plot_roc(curves: dict[str, tuple[Any, Any, float]], path: str | Path, title: str) -> None:
+    """ROC curves, one per model: ``curves`` maps a name to (false positive rates, true positive rates, AUROC)."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(4.8, 4.6))
+    for (name, (fpr, tpr, auroc)), color in zip(curves.items(), ("tab:purple", "tab:green")):
+        axis.plot(fpr, tpr, color=color, linewidth=1.6, label=f"{name} (AUROC {auroc:.3f})")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title(title, fontsize=9)
+    axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_fewshot(table: list[dict[str, Any]], labels: list[str], path: str | Path) -> None:
+    """Grouped bars of saved few-shot results: AUROC and accuracy of meta / no-meta / logistic regression for each
+    row of ``table`` (labelled ``labels``: dataset and k)."""
+    plt = pyplot()
+    models = [
+        ("meta", "MetaSCDrug (meta)", "tab:purple"),
+        ("nometa", "no meta-training", "tab:green"),
+        ("logistic_regression", "logistic regression", "tab:grey"),
+    ]
+    x = np.arange(len(table))
+    figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.9 * len(table) + 1.5), 6.0), sharex=True)
+    for axis, metric in zip(axes, ("auroc", "accuracy")):
+        for offset, (key, name, color) in zip((-0.27, 0.0, 0.27), models):
+            values = [row.get(key, {}).get(metric, np.nan) for row in table]
+            axis.bar(x + offset, values, width=0.26, color=color, label=name)
+        axis.set_ylabel(metric if metric == "accuracy" else "AUROC")
+        axis.set_ylim(0.4, 1.1)
+        axis.axhline(0.5, color="black", linewidth=0.5, linestyle=":")
+    axes[0].legend(loc="upper center", fontsize=8, ncol=3, frameon=False)
+    axes[0].set_title(
+        "Saved few-shot results on real single cells (mean over seeds; k labelled cells per class)", fontsize=9
+    )
+    axes[1].set_xticks(x, labels, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_embeddings(points: Any, cell_types: Any, samples: Any, path: str | Path, title: str) -> None:
+    """Cells in two dimensions (``points``: n x 2, e.g. the first two principal components of embeddings),
+    coloured by cell type, one marker per sample."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5.6, 4.4))
+    markers = dict(zip(sorted(set(samples)), "osD^vP*X"))
+    colors = dict(zip(sorted(set(cell_types)), ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    for cell_type in colors:
+        for sample, marker in markers.items():
+            chosen = (np.asarray(cell_types) == cell_type) & (np.asarray(samples) == sample)
+            if chosen.any():
+                axis.scatter(
+                    points[chosen, 0],
+                    points[chosen, 1],
+                    s=22,
+                    marker=marker,
+                    color=colors[cell_type],
+                    alpha=0.8,
+                    label=f"{cell_type}, {sample}",
+                )
+    axis.set_xlabel("PC 1")
+    axis.set_ylabel("PC 2")
+    axis.set_title(title, fontsize=9)
+    axis.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
