@@ -9,8 +9,10 @@ run the command in-process for the refusals and errors.
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,19 +24,30 @@ import torch
 
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForSequenceClassification
 from txformers.cli import main
+from txformers.hub import CHECKPOINTS, REPO_ROOT
 from txformers.models.splicebert.pipeline_splicebert import add_pipelines_to_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES, RESULTS, CHECKPOINTS = REPO / "examples", REPO / "results", REPO / "checkpoints"
-REAL_CHECKPOINTS = ["splicebert-small-pretrained", "metascdrug-meta", "metascdrug-nometa", "cellformer-cancer-type",
-                    "cellformer-pretrained"]  # fmt: skip
+REPO = REPO_ROOT
+EXAMPLES, RESULTS = REPO / "examples", REPO / "results"
+REAL_CHECKPOINTS = [
+    "splicebert-small-pretrained",
+    "metascdrug-meta",
+    "metascdrug-nometa",
+    "cellformer-cancer-type",
+    "cellformer-pretrained",
+]
 SECTION_LINES = ("splice sites:", "variant effects:", "drug response:", "cytokine:")
 LABELS = {0: "neither", 1: "donor", 2: "acceptor"}
 
 
 def _txformers(*args):
-    return subprocess.run([sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "txformers.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _load_make_examples():
@@ -57,8 +70,11 @@ def _minigenes() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +87,19 @@ def inputs(tmp_path_factory):
     for name in REAL_CHECKPOINTS:
         (checkpoints / name).symlink_to(CHECKPOINTS / name, target_is_directory=True)
     torch.manual_seed(0)
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                              max_position_embeddings=66, num_labels=3, id2label=LABELS,
-                              label2id={v: k for k, v in LABELS.items()}, classifier_pooling="center", window_size=64,
-                              initializer_range=0.5)  # fmt: skip
+    config = SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        num_labels=3,
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        classifier_pooling="center",
+        window_size=64,
+        initializer_range=0.5,
+    )
     folder = checkpoints / "splicebert-small-splice-sites"
     SpliceBertForSequenceClassification(config).eval().save_pretrained(folder)
     NucleotideTokenizer().save_pretrained(folder)
@@ -90,8 +115,12 @@ def inputs(tmp_path_factory):
     window = {"length": 64, "dinucleotide_index": 31, "labels": {str(k): v for k, v in LABELS.items()}}
     saved = {"command": "python -m txformers.training.finetune_splice --made-up-for-the-test", "window": window}
     for name in ("pretrained", "scratch", "logistic_regression_onehot_60nt"):
-        saved[name] = {"test": {site: {"n": 1600, **{k: float(rng.uniform()) for k in ("auroc", "ap", "accuracy", "f1")}}
-                                for site in ("donor", "acceptor")}}  # fmt: skip
+        saved[name] = {
+            "test": {
+                site: {"n": 1600, **{k: float(rng.uniform()) for k in ("auroc", "ap", "accuracy", "f1")}}
+                for site in ("donor", "acceptor")
+            }
+        }
     (results / "splicebert" / "splice_sites.json").write_text(json.dumps(saved))
     return checkpoints, results
 
@@ -107,8 +136,18 @@ def demo_run(inputs, tmp_path_factory):
 
 def _args(out, inputs, *extra):
     checkpoints, results = inputs
-    return ["demo", "--out", str(out), "--checkpoints", str(checkpoints), "--results", str(results), "--device", "cpu",
-            *map(str, extra)]  # fmt: skip
+    return [
+        "demo",
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(checkpoints),
+        "--results",
+        str(results),
+        "--device",
+        "cpu",
+        *map(str, extra),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -121,17 +160,29 @@ def test_report_opens_with_real_figures(demo_run):
     on_disk = sorted(str(p.relative_to(out)) for p in (out / "figures").glob("*.png"))
     assert sorted(referenced) == on_disk
     names = {Path(p).stem for p in on_disk}
-    assert {"splice_track_minigene_short", "splice_track_minigene_medium", "splice_track_minigene_long",
-            "variant_kl_profile", "drug_roc", "drug_critical_genes", "drug_fewshot_saved",
-            "cytokine_heatmap_saved", "cellformer_embeddings"} <= names  # fmt: skip
+    assert {
+        "splice_track_minigene_short",
+        "splice_track_minigene_medium",
+        "splice_track_minigene_long",
+        "variant_kl_profile",
+        "drug_roc",
+        "drug_critical_genes",
+        "drug_fewshot_saved",
+        "cytokine_heatmap_saved",
+        "cellformer_embeddings",
+    } <= names
     for relative in on_disk:
         path = out / relative
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, relative
         image = matplotlib.image.imread(path)
         assert image.ndim == 3 and min(image.shape[:2]) >= 200, (relative, image.shape)
         assert image[..., :3].std() > 0.02, f"{relative} is (nearly) one colour"
-    for heading in ("## 1. Splice sites", "## 2. Zero-shot splice variant effects", "## 3. Single-cell drug response",
-                    "## 4. Cancer type"):  # fmt: skip
+    for heading in (
+        "## 1. Splice sites",
+        "## 2. Zero-shot splice variant effects",
+        "## 3. Single-cell drug response",
+        "## 4. Cancer type",
+    ):
         assert heading in report
     assert "synthetic" in report and "not an evaluation" in report
     lines = run.stdout.strip().splitlines()
@@ -247,7 +298,10 @@ def test_computed_numbers_match_the_written_tables(demo_run):
         mine = calls[calls["sample"] == sample["sample"]]
         probabilities = mine.filter(regex="^p_").mean()
         assert sample["predicted_cancer_type"] == probabilities.idxmax()[2:]
-        assert samples.set_index("sample").loc[sample["sample"], "predicted_cancer_type"] == sample["predicted_cancer_type"]
+        assert (
+            samples.set_index("sample").loc[sample["sample"], "predicted_cancer_type"]
+            == sample["predicted_cancer_type"]
+        )
         assert sample["cell_calls"] == mine["predicted_cancer_type"].value_counts().to_dict()
 
 
@@ -280,8 +334,21 @@ def test_failed_run_leaves_no_output(inputs, tmp_path, capsys):
     shutil.copytree(results, broken, symlinks=True)
     (broken / "splicebert" / "splice_sites.json").write_text("{not json")
     out = tmp_path / "reports" / "demo"
-    code = main(["demo", "--out", str(out), "--checkpoints", str(checkpoints), "--results", str(broken),
-                 "--sections", "splice-sites", "--device", "cpu"])  # fmt: skip
+    code = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--checkpoints",
+            str(checkpoints),
+            "--results",
+            str(broken),
+            "--sections",
+            "splice-sites",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2
     assert "splice_sites.json is not valid JSON" in capsys.readouterr().err
     assert not out.exists() and list(out.parent.iterdir()) == []
@@ -300,11 +367,23 @@ def test_missing_checkpoint_is_named_with_how_to_make_it(inputs, tmp_path, capsy
     partial = tmp_path / "checkpoints"
     partial.mkdir()
     (partial / "splicebert-small-pretrained").symlink_to(CHECKPOINTS / "splicebert-small-pretrained")
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoints", str(partial), "--results", str(results)]) == 2
+    assert (
+        main(["demo", "--out", str(tmp_path / "demo"), "--checkpoints", str(partial), "--results", str(results)]) == 2
+    )
     error = capsys.readouterr().err
     assert str(partial / "splicebert-small-splice-sites") in error and "finetune_splice" in error
     assert str(partial / "metascdrug-meta") in error and "--sections" in error
     assert "splicebert-small-pretrained (section" not in error  # present: not reported
+
+
+def test_output_locked_by_another_run_is_refused(inputs, tmp_path, capsys):
+    out = tmp_path / "demo"
+    lock = tmp_path / "demo.lock"
+    lock.write_text(f"{os.getppid()} {socket.gethostname()}\n")  # a live process holds it
+    assert main(_args(out, inputs, "--sections", "variants")) == 2
+    error = capsys.readouterr().err
+    assert f"process {os.getppid()}" in error and str(lock) in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.lock"]
 
 
 def test_output_overlapping_an_input_folder_is_refused(inputs, capsys):
@@ -339,8 +418,11 @@ def test_drug_example_labels_follow_the_documented_rule():
 
     adata = anndata.read_h5ad(EXAMPLES / "drug_cells.h5ad")
     counts = adata.X.toarray().astype(float)
-    mpas = [g for g in ("PHLDA1", "SPRY2", "SPRY4", "DUSP4", "DUSP6", "CCND1", "EPHA2", "EPHA4", "ETV4", "ETV5")
-            if g in adata.var_names]  # fmt: skip
+    mpas = [
+        g
+        for g in ("PHLDA1", "SPRY2", "SPRY4", "DUSP4", "DUSP6", "CCND1", "EPHA2", "EPHA4", "ETV4", "ETV5")
+        if g in adata.var_names
+    ]
     assert len(mpas) >= 5
     logged = np.log1p(counts / counts.sum(1, keepdims=True) * 1e4)[:, [adata.var_names.get_loc(g) for g in mpas]]
     score = ((logged - logged.mean(0)) / logged.std(0)).mean(1)
