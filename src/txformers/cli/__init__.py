@@ -48,4 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-__all__ = ["CHECKPOINTS", "DEFAULT_SPLICEBERT", "REPO_ROOT", "UserError", "build_parser", "check_outputs", "device", "main"]
+__all__ = [
+    "CHECKPOINTS",
+    "DEFAULT_SPLICEBERT",
+    "REPO_ROOT",
+    "UserError",
+    "build_parser",
+    "check_outputs",
+    "device",
+    "main",
+]

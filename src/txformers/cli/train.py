@@ -35,72 +35,106 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "splicebert-mlm": Recipe(
-        "txformers.training.pretrain_mlm", "SpliceBERT masked-LM pretraining on pre-mRNA (FASTA or one sequence a line)",
+        "txformers.training.pretrain_mlm",
+        "SpliceBERT masked-LM pretraining on pre-mRNA (FASTA or one sequence a line)",
         "txformers train splicebert-mlm --launcher accelerate --num-processes 2 --cpu -- "
         "--train-files corpus.fa --output-dir runs/mlm --preset small --max-steps 1000",
-        accelerate="multi", card="splicebert-mlm", results="OUTPUT/eval.json",
+        accelerate="multi",
+        card="splicebert-mlm",
+        results="OUTPUT/eval.json",
     ),
     "splice-sites": Recipe(
         "txformers.training.finetune_splice",
         "splice-site window classifier (donor / acceptor / decoy): pretrained vs scratch vs one-hot LR",
         "txformers train splice-sites -- --data-dir ../shared/data/splice/ensemblesplice_600nt/homo_sapiens "
         "--pretrained checkpoints/splicebert-small-pretrained --output-dir runs/splice-sites",
-        accelerate="single", card="splice-sites", results="OUTPUT/results.json",
+        accelerate="single",
+        card="splice-sites",
+        results="OUTPUT/results.json",
     ),
     "splice-sites-tokens": Recipe(
-        "txformers.training.finetune_tokens", "per-nucleotide splice-site tagging (token classification)",
+        "txformers.training.finetune_tokens",
+        "per-nucleotide splice-site tagging (token classification)",
         "txformers train splice-sites-tokens -- --data-dir ../shared/data/splice/ensemblesplice_600nt/homo_sapiens "
         "--pretrained checkpoints/splicebert-small-pretrained --output-dir runs/splice-tokens --lora",
-        preset=("--task", "splice-sites"), accelerate="multi", results="OUTPUT/results.json",
+        preset=("--task", "splice-sites"),
+        accelerate="multi",
+        results="OUTPUT/results.json",
     ),
     "branchpoints": Recipe(
-        "txformers.training.finetune_tokens", "per-nucleotide branchpoint tagging (Mercer 2015 BED + genome FASTA)",
+        "txformers.training.finetune_tokens",
+        "per-nucleotide branchpoint tagging (Mercer 2015 BED + genome FASTA)",
         "txformers train branchpoints -- --bed ../shared/data/splice/splicebert_mercer_bp/mercer_dataset.hg19.bed.gz "
         "--fasta hg19.fa --pretrained checkpoints/splicebert-small-pretrained --output-dir runs/branchpoint",
-        preset=("--task", "branchpoint"), accelerate="multi", results="OUTPUT/results.json",
+        preset=("--task", "branchpoint"),
+        accelerate="multi",
+        results="OUTPUT/results.json",
     ),
     "metascdrug-multitask": Recipe(
-        "txformers.training.meta_pretrain", "MetaSCDrug conventional multi-drug training on GDSC (the no-meta model)",
+        "txformers.training.meta_pretrain",
+        "MetaSCDrug conventional multi-drug training on GDSC (the no-meta model)",
         "txformers train metascdrug-multitask -- --data-dir ../shared/data/drug/bulk_gdsc "
         "--output-dir runs/multitask --sources GDSC2 --steps 2000",
-        preset=("--mode", "multitask"), accelerate="multi", results="OUTPUT/final/training_args.json",
+        preset=("--mode", "multitask"),
+        accelerate="multi",
+        results="OUTPUT/final/training_args.json",
     ),
     "metascdrug-meta": Recipe(
-        "txformers.training.meta_pretrain", "MetaSCDrug MAML meta pre-training over drugs (from a multitask model)",
+        "txformers.training.meta_pretrain",
+        "MetaSCDrug MAML meta pre-training over drugs (from a multitask model)",
         "txformers train metascdrug-meta -- --init-from runs/multitask/final --data-dir ../shared/data/drug/bulk_gdsc "
         "--output-dir runs/maml --sources GDSC2 --steps 800",
-        preset=("--mode", "maml"), accelerate="multi", results="OUTPUT/final/training_args.json",
+        preset=("--mode", "maml"),
+        accelerate="multi",
+        results="OUTPUT/final/training_args.json",
     ),
     "metascdrug-unseen-drugs": Recipe(
-        "txformers.training.meta_pretrain", "evaluate MetaSCDrug checkpoints on held-out GDSC drugs (zero/few-shot)",
+        "txformers.training.meta_pretrain",
+        "evaluate MetaSCDrug checkpoints on held-out GDSC drugs (zero/few-shot)",
         "txformers train metascdrug-unseen-drugs -- --data-dir ../shared/data/drug/bulk_gdsc "
         "--models meta=checkpoints/metascdrug-meta --json runs/unseen_drugs.json",
-        preset=("--mode", "evaluate"), card="metascdrug", results="--json (next to the few-shot results)",
+        preset=("--mode", "evaluate"),
+        card="metascdrug",
+        results="--json (next to the few-shot results)",
     ),
     "metascdrug-fewshot": Recipe(
-        "txformers.training.fewshot", "few-shot LoRA transfer of MetaSCDrug to single cells, vs logistic regression",
+        "txformers.training.fewshot",
+        "few-shot LoRA transfer of MetaSCDrug to single cells, vs logistic regression",
         "txformers train metascdrug-fewshot -- --model checkpoints/metascdrug-meta --data cells.tsv "
         "--shots 1 3 5 --seeds 10 --json runs/fewshot.json",
-        card="metascdrug", results="--json",
+        card="metascdrug",
+        results="--json",
     ),
     "cellformer-mlm": Recipe(
-        "txformers.training.pretrain_cellformer", "Cellformer masked-expression pretraining over many scRNA samples",
+        "txformers.training.pretrain_cellformer",
+        "Cellformer masked-expression pretraining over many scRNA samples",
         "txformers train cellformer-mlm --launcher accelerate -- --manifest samples.tsv "
         "--output-dir runs/cellformer --max-steps 2000",
-        accelerate="multi", card="cellformer-mlm", results="--results-json",
+        accelerate="multi",
+        card="cellformer-mlm",
+        results="--results-json",
     ),
     "cancer-type": Recipe(
-        "txformers.training.cancer_type", "cancer type from cytokine expression of immune cells, patient-grouped CV",
-        "txformers train cancer-type -- --scrna-dir ../shared/data/scrna --pretrained checkpoints/cellformer-pretrained "
-        "--output-json runs/cancer_type.json --save-model runs/cellformer-cancer-type",
-        card="cancer-type", results="--output-json",
+        "txformers.training.cancer_type",
+        "cancer type from cytokine expression of immune cells, patient-grouped CV",
+        "txformers train cancer-type -- --scrna-dir ../shared/data/scrna "
+        "--pretrained checkpoints/cellformer-pretrained --output-json runs/cancer_type.json "
+        "--save-model runs/cellformer-cancer-type",
+        card="cancer-type",
+        results="--output-json",
     ),
 }
 """Recipes of `txformers train`, by name."""
 
 
-def recipe_command(name: str, recipe_args: list[str], launcher: str = "python", num_processes: int | None = None,
-                   config_file: str | None = None, cpu: bool = False) -> list[str]:  # fmt: skip
+def recipe_command(
+    name: str,
+    recipe_args: list[str],
+    launcher: str = "python",
+    num_processes: int | None = None,
+    config_file: str | None = None,
+    cpu: bool = False,
+) -> list[str]:
     """The command line that runs ``name`` (what ``--dry-run`` prints).
 
     ```python
@@ -126,13 +160,18 @@ def list_recipes() -> str:
     """The text of ``txformers train --list``."""
     lines = ["recipes (txformers train RECIPE [--launcher accelerate ...] -- RECIPE OPTIONS):", ""]
     for name, recipe in RECIPES.items():
-        launch = {"multi": "python or accelerate (multi-process)", "single": "python or accelerate (1 process)",
-                  "no": "python"}[recipe.accelerate]  # fmt: skip
+        launch = {
+            "multi": "python or accelerate (multi-process)",
+            "single": "python or accelerate (1 process)",
+            "no": "python",
+        }[recipe.accelerate]
         lines.append(f"{name}")
         lines.append(f"    {recipe.description}")
         lines.append(f"    entry point: python -m {recipe.module} {' '.join(recipe.preset)}".rstrip())
-        lines.append(f"    launcher: {launch}; results: {recipe.results or '-'}"
-                     + (f"; card: txformers card RESULTS --kind {recipe.card}" if recipe.card else ""))  # fmt: skip
+        lines.append(
+            f"    launcher: {launch}; results: {recipe.results or '-'}"
+            + (f"; card: txformers card RESULTS --kind {recipe.card}" if recipe.card else "")
+        )
         lines.append(f"    example: {recipe.example}")
         lines.append("")
     lines.append("recipe options: txformers train RECIPE -- --help")
@@ -142,7 +181,9 @@ def list_recipes() -> str:
 def _unknown(name: str) -> UserError:
     close = difflib.get_close_matches(name, RECIPES, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return UserError(f"unknown recipe {name!r}{hint}; recipes: {', '.join(RECIPES)} (txformers train --list describes them)")
+    return UserError(
+        f"unknown recipe {name!r}{hint}; recipes: {', '.join(RECIPES)} (txformers train --list describes them)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -165,8 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             _OPTIONS.parse_args(own, namespace=args)
         except _OptionError as error:
-            raise UserError(f"{error}; the recipe's own options go after `--` "
-                            f"(txformers train {args.recipe or 'RECIPE'} -- {' '.join(own)})") from None  # fmt: skip
+            raise UserError(
+                f"{error}; the recipe's own options go after `--` "
+                f"(txformers train {args.recipe or 'RECIPE'} -- {' '.join(own)})"
+            ) from None
     if args.list:
         print(list_recipes())
         return 0
@@ -225,10 +268,18 @@ class _OptionParser(argparse.ArgumentParser):
 def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the recipes with a description and an example")
     parser.add_argument("--dry-run", action="store_true", help="print the exact command and run nothing")
-    parser.add_argument("--launcher", choices=["python", "accelerate"], default=argparse.SUPPRESS,
-                        help="python: run in this process (default); accelerate: `accelerate launch`")  # fmt: skip
-    parser.add_argument("--num-processes", type=int, default=argparse.SUPPRESS, help="accelerate launch --num_processes")
-    parser.add_argument("--config-file", default=argparse.SUPPRESS, help="accelerate launch --config_file (accelerate config)")
+    parser.add_argument(
+        "--launcher",
+        choices=["python", "accelerate"],
+        default=argparse.SUPPRESS,
+        help="python: run in this process (default); accelerate: `accelerate launch`",
+    )
+    parser.add_argument(
+        "--num-processes", type=int, default=argparse.SUPPRESS, help="accelerate launch --num_processes"
+    )
+    parser.add_argument(
+        "--config-file", default=argparse.SUPPRESS, help="accelerate launch --config_file (accelerate config)"
+    )
     parser.add_argument("--cpu", action="store_true", default=argparse.SUPPRESS, help="accelerate launch --cpu")
 
 
@@ -249,8 +300,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     # One REMAINDER positional keeps the `--` that separates the recipe's options (argparse would
     # swallow it after a separate RECIPE positional); cmd_train splits it.
-    train.add_argument("rest", nargs=argparse.REMAINDER, metavar="RECIPE [-- RECIPE OPTIONS]",
-                       help="recipe name (txformers train --list), then `--` and the options of its entry point")  # fmt: skip
+    train.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="RECIPE [-- RECIPE OPTIONS]",
+        help="recipe name (txformers train --list), then `--` and the options of its entry point",
+    )
     _add_options(train)
     global _PARSER
     _PARSER = train
