@@ -24,12 +24,9 @@ def device(name: str | None) -> str:
 
 def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend (commands write PNG files; no display needed)."""
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 __all__ = [
