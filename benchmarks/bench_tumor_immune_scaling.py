@@ -46,12 +46,22 @@ def generate(folder: Path, n_samples: int, n_cells: int, n_genes: int, seed: int
         matrix.data = rng.poisson(2.0, size=matrix.nnz).astype(np.float32) + 1
         ptprc = (rng.random(n_cells) < 0.7) * rng.integers(1, 6, size=n_cells)  # ~70 % immune cells
         matrix = sp.hstack([sp.csr_matrix(ptprc[:, None].astype(np.float32)), matrix], format="csr")
-        adata = ad.AnnData(matrix, obs=pd.DataFrame(index=[f"s{s}c{i}" for i in range(n_cells)]),
-                           var=pd.DataFrame(index=genes))  # fmt: skip
+        adata = ad.AnnData(
+            matrix, obs=pd.DataFrame(index=[f"s{s}c{i}" for i in range(n_cells)]), var=pd.DataFrame(index=genes)
+        )
         path = folder / f"sample{s}.h5ad"
         adata.write_h5ad(path)
-        rows.append(dict(path=path.name, format="h5ad", cancer_type=f"cancer{s % 4}", study=f"study{s % 4}",
-                         patient=f"P{s // 2}", sample=f"sample{s}", scale="counts"))  # fmt: skip
+        rows.append(
+            dict(
+                path=path.name,
+                format="h5ad",
+                cancer_type=f"cancer{s % 4}",
+                study=f"study{s % 4}",
+                patient=f"P{s // 2}",
+                sample=f"sample{s}",
+                scale="counts",
+            )
+        )
     pd.DataFrame(rows).to_csv(folder / "manifest.tsv", sep="\t", index=False)
     return folder / "manifest.tsv"
 
@@ -126,14 +136,18 @@ def main() -> None:
             manifest = generate(Path(tmp), n, args.cells, args.genes)
             script = Path(__file__).resolve()
             results[n] = {
-                "builder": run_isolated(script, ["--worker", "builder", "--manifest", str(manifest),
-                                                 "--cache-dir", str(Path(tmp) / "cache")]),  # fmt: skip
+                "builder": run_isolated(
+                    script,
+                    ["--worker", "builder", "--manifest", str(manifest), "--cache-dir", str(Path(tmp) / "cache")],
+                ),
                 "concat": run_isolated(script, ["--worker", "concat", "--manifest", str(manifest)]),
             }
         for name, r in results[n].items():
-            print(f"{n:4d} samples ({n * args.cells} cells) {name:8s}: {r['seconds']:7.1f} s "
-                  f"({r['seconds'] / n:.2f} s/sample), peak extra memory {r['peak_extra_mb']:7.1f} MB, "
-                  f"{r['cells']} immune cells")  # fmt: skip
+            print(
+                f"{n:4d} samples ({n * args.cells} cells) {name:8s}: {r['seconds']:7.1f} s "
+                f"({r['seconds'] / n:.2f} s/sample), peak extra memory {r['peak_extra_mb']:7.1f} MB, "
+                f"{r['cells']} immune cells"
+            )
     small, large = results[args.small], results[args.large]
     factor = args.large / args.small
     for name in ("builder", "concat"):

@@ -122,13 +122,16 @@ class CellformerEmbeddings(nn.Module):
             if expression_bins is None:
                 raise ValueError("value_encoding='bins' needs expression_bins (GeneExpressionTokenizer mode='bins')")
             if expression_bins.shape != input_ids.shape:
-                raise ValueError(f"expression_bins {tuple(expression_bins.shape)} != input_ids {tuple(input_ids.shape)}")
+                raise ValueError(
+                    f"expression_bins {tuple(expression_bins.shape)} != input_ids {tuple(input_ids.shape)}"
+                )
             if expression_bins.numel() and (
                 int(expression_bins.max()) >= config.num_value_embeddings or int(expression_bins.min()) < 0
             ):
                 raise ValueError(
                     f"expression_bins hold bins outside 0..{config.num_value_embeddings - 1} (max "
-                    f"{int(expression_bins.max())}): does the tokenizer's n_bins match the model's n_bins={config.n_bins}?"
+                    f"{int(expression_bins.max())}): does the tokenizer's n_bins match the model's "
+                    f"n_bins={config.n_bins}?"
                 )
             if masked_positions is not None:
                 expression_bins = expression_bins.masked_fill(masked_positions.bool(), config.mask_bin)
@@ -208,7 +211,9 @@ class CellformerLayer(GradientCheckpointingLayer):
 
     def forward(self, hidden_states, attention_mask=None, output_attentions=False):
         if self.pre_layer_norm:
-            context, weights = self.attention(self.attention_LayerNorm(hidden_states), attention_mask, output_attentions)
+            context, weights = self.attention(
+                self.attention_LayerNorm(hidden_states), attention_mask, output_attentions
+            )
             hidden_states = hidden_states + self.dropout(context)
             hidden_states = hidden_states + self.dropout(self.feed_forward(self.output_LayerNorm(hidden_states)))
         else:
@@ -236,7 +241,9 @@ class CellformerEncoder(nn.Module):
             if output_attentions:
                 all_attentions += (weights,)
         hidden_states = self.final_LayerNorm(hidden_states)
-        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions)
+        return BaseModelOutput(
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, attentions=all_attentions
+        )
 
 
 class CellformerPreTrainedModel(PreTrainedModel):
@@ -390,13 +397,28 @@ class CellformerForMaskedExpressionModeling(CellformerPreTrainedModel):
         self.mlm_head = CellformerMaskedExpressionHead(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, expression_bins=None, expression=None,
-                masked_positions=None, labels=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> CellformerMaskedExpressionOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        expression_bins=None,
+        expression=None,
+        masked_positions=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> CellformerMaskedExpressionOutput:
         outputs = self.cellformer(
-            input_ids, attention_mask, expression_bins, expression, masked_positions,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask,
+            expression_bins,
+            expression,
+            masked_positions,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.mlm_head(outputs.last_hidden_state)
         if self.config.mlm_objective == "value":
             logits = logits.squeeze(-1)
@@ -442,13 +464,28 @@ class CellformerForCellClassification(CellformerPreTrainedModel):
         )
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, expression_bins=None, expression=None,
-                masked_positions=None, labels=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> SequenceClassifierOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        expression_bins=None,
+        expression=None,
+        masked_positions=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
         outputs = self.cellformer(
-            input_ids, attention_mask, expression_bins, expression, masked_positions,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask,
+            expression_bins,
+            expression,
+            masked_positions,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(outputs.pooler_output)
         loss = None
         if labels is not None:

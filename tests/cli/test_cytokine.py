@@ -28,8 +28,13 @@ CANCERS = ["lung", "melanoma", "renal"]
 
 
 def _txformers(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "txformers.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -62,10 +67,23 @@ def data(tmp_path_factory) -> Path:
             ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame(index=cells), var=pd.DataFrame(index=GENES)).write_h5ad(
                 folder / f"{cancer}.h5ad"
             )
-            rows.append(dict(path=f"{cancer}.h5ad", format="h5ad", cancer_type=cancer, study="S1", patient=f"P{index}",
-                             sample=cancer))  # fmt: skip
-        parts.append(ad.AnnData(counts, obs=pd.DataFrame({"sample": f"s{index}", "cancer": cancer}, index=cells),
-                                var=pd.DataFrame(index=GENES)))  # fmt: skip
+            rows.append(
+                dict(
+                    path=f"{cancer}.h5ad",
+                    format="h5ad",
+                    cancer_type=cancer,
+                    study="S1",
+                    patient=f"P{index}",
+                    sample=cancer,
+                )
+            )
+        parts.append(
+            ad.AnnData(
+                counts,
+                obs=pd.DataFrame({"sample": f"s{index}", "cancer": cancer}, index=cells),
+                var=pd.DataFrame(index=GENES),
+            )
+        )
     pd.DataFrame(rows).to_csv(folder / "manifest.tsv", sep="\t", index=False)
     ad.concat(parts).write_h5ad(folder / "cells.h5ad")
     return folder
@@ -76,9 +94,17 @@ def model_dir(tmp_path_factory) -> Path:
     """A tiny random Cellformer classifier over PANEL with its tokenizer."""
     folder = tmp_path_factory.mktemp("model")
     tokenizer = GeneExpressionTokenizer.from_genes(PANEL, mode="bins", n_bins=11, max_length=len(PANEL) + 1)
-    config = CellformerConfig(vocab_size=tokenizer.vocab_size, n_bins=11, hidden_size=16, num_hidden_layers=1,
-                              num_attention_heads=2, intermediate_size=32, num_labels=3,
-                              id2label=dict(enumerate(CANCERS)), label2id={c: i for i, c in enumerate(CANCERS)})  # fmt: skip
+    config = CellformerConfig(
+        vocab_size=tokenizer.vocab_size,
+        n_bins=11,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+        id2label=dict(enumerate(CANCERS)),
+        label2id={c: i for i, c in enumerate(CANCERS)},
+    )
     torch.manual_seed(0)
     CellformerForCellClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -100,7 +126,9 @@ def test_build_saves_the_builders_dataset_and_report(data, tmp_path):
 
     manifest = pd.read_csv(data / "manifest.tsv", sep="\t")
     (tmp_path / "broken.h5ad").write_bytes(b"this is not an HDF5 file")
-    bad = dict(path=str(tmp_path / "broken.h5ad"), format="h5ad", cancer_type="lung", study="S1", patient="P9", sample="broken")
+    bad = dict(
+        path=str(tmp_path / "broken.h5ad"), format="h5ad", cancer_type="lung", study="S1", patient="P9", sample="broken"
+    )
     pd.concat([manifest.assign(path=[str(data / p) for p in manifest.path]), pd.DataFrame([bad])]).to_csv(
         tmp_path / "manifest.tsv", sep="\t", index=False
     )
@@ -124,7 +152,9 @@ def test_build_saves_the_builders_dataset_and_report(data, tmp_path):
 
 def test_build_names_a_missing_sample_and_writes_nothing(data, tmp_path, capsys):
     manifest = pd.read_csv(data / "manifest.tsv", sep="\t")
-    gone = dict(path=str(tmp_path / "nowhere.h5ad"), format="h5ad", cancer_type="lung", study="S1", patient="P8", sample="gone")
+    gone = dict(
+        path=str(tmp_path / "nowhere.h5ad"), format="h5ad", cancer_type="lung", study="S1", patient="P8", sample="gone"
+    )
     pd.concat([manifest.assign(path=[str(data / p) for p in manifest.path]), pd.DataFrame([gone])]).to_csv(
         tmp_path / "manifest.tsv", sep="\t", index=False
     )
@@ -144,10 +174,16 @@ def test_build_pseudobulk_parquet(data, tmp_path):
     from txformers.datasets.tumor_immune import TumorImmuneBuilder
 
     out = tmp_path / "bulk"
-    assert cli_main(["cytokine", "build", str(data / "manifest.tsv"), "--out", str(out), "--pseudobulk",
-                     "--format", "parquet"]) == 0  # fmt: skip
+    assert (
+        cli_main(
+            ["cytokine", "build", str(data / "manifest.tsv"), "--out", str(out), "--pseudobulk", "--format", "parquet"]
+        )
+        == 0
+    )
     table = pd.read_parquet(out / "cells.parquet")
-    builder = TumorImmuneBuilder(manifest=str(data / "manifest.tsv"), cache_dir=str(tmp_path / "cache"), pseudobulk=True)
+    builder = TumorImmuneBuilder(
+        manifest=str(data / "manifest.tsv"), cache_dir=str(tmp_path / "cache"), pseudobulk=True
+    )
     builder.download_and_prepare()
     direct = builder.as_dataset()["train"]
     assert table["id"].tolist() == list(direct["id"]) == ["lung/pseudobulk", "mel/pseudobulk", "renal/pseudobulk"]
@@ -163,8 +199,21 @@ def test_classify_matches_a_direct_model_call(data, model_dir, tmp_path):
     source = data / "cells.h5ad"
     before = _digest(source)
     out = tmp_path / "calls" / "cells"
-    done = _txformers("cytokine", "classify", source, "--model", model_dir, "--out", out, "--sample-column", "sample",
-                      "--batch-size", "5", "--device", "cpu")  # fmt: skip
+    done = _txformers(
+        "cytokine",
+        "classify",
+        source,
+        "--model",
+        model_dir,
+        "--out",
+        out,
+        "--sample-column",
+        "sample",
+        "--batch-size",
+        "5",
+        "--device",
+        "cpu",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert _digest(source) == before  # the input is never modified
 
@@ -191,7 +240,15 @@ def test_classify_matches_a_direct_model_call(data, model_dir, tmp_path):
 def test_classify_without_panel_overlap_fails_clearly(model_dir, tmp_path, capsys):
     other = ad.AnnData(np.ones((3, 2), dtype=np.float32), var=pd.DataFrame(index=["ENSG00000111640", "ACTB"]))
     other.write_h5ad(tmp_path / "other.h5ad")
-    args = ["cytokine", "classify", str(tmp_path / "other.h5ad"), "--model", str(model_dir), "--out", str(tmp_path / "x")]
+    args = [
+        "cytokine",
+        "classify",
+        str(tmp_path / "other.h5ad"),
+        "--model",
+        str(model_dir),
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert cli_main(args) == 2
     error = capsys.readouterr().err
     assert "none of the model's 6 cytokine panel genes" in error and "coverage 0%" in error
@@ -223,8 +280,22 @@ def test_patterns_from_an_h5ad_with_attributions(data, model_dir, tmp_path):
     from txformers.tasks.cytokine.patterns import cytokine_pattern_table
 
     out = tmp_path / "patterns"
-    done = _txformers("cytokine", "patterns", "--h5ad", data / "cells.h5ad", "--label-column", "cancer", "--model",
-                      model_dir, "--out", out, "--n-steps", "8", "--top", "2")  # fmt: skip
+    done = _txformers(
+        "cytokine",
+        "patterns",
+        "--h5ad",
+        data / "cells.h5ad",
+        "--label-column",
+        "cancer",
+        "--model",
+        model_dir,
+        "--out",
+        out,
+        "--n-steps",
+        "8",
+        "--top",
+        "2",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     table = pd.read_csv(out / "cytokine_patterns.tsv", sep="\t")
     assert len(table) == len(CANCERS) * len(PANEL) and set(table.cancer_type) == set(CANCERS)
@@ -255,12 +326,28 @@ def test_patterns_from_a_manifest_and_bad_inputs(data, tmp_path, capsys):
     assert summary["every_cancer_from_one_study"] is True  # lung and renal from S1, melanoma from S2
     within = summary["top_genes_within_study"]
     assert list(within) == ["S1"] and within["S1"]["cells_per_cancer_type"] == {"lung": 8, "renal": 8}
-    assert within["S1"]["top_genes"]["lung"][0]["gene"] == "CXCL13" and within["S1"]["top_genes"]["renal"][0]["gene"] == "CCL5"
+    assert (
+        within["S1"]["top_genes"]["lung"][0]["gene"] == "CXCL13"
+        and within["S1"]["top_genes"]["renal"][0]["gene"] == "CCL5"
+    )
     capsys.readouterr()
     assert cli_main(["cytokine", "patterns", "--manifest", str(data / "manifest.tsv"), "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert cli_main(["cytokine", "patterns", "--h5ad", str(data / "cells.h5ad"), "--label-column", "tumour",
-                     "--out", str(tmp_path / "p2")]) == 2  # fmt: skip
+    assert (
+        cli_main(
+            [
+                "cytokine",
+                "patterns",
+                "--h5ad",
+                str(data / "cells.h5ad"),
+                "--label-column",
+                "tumour",
+                "--out",
+                str(tmp_path / "p2"),
+            ]
+        )
+        == 2
+    )
     assert "no obs column 'tumour'" in capsys.readouterr().err and not (tmp_path / "p2").exists()
 
 

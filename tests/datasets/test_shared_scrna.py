@@ -19,7 +19,9 @@ def test_real_manifest_has_patients_and_cancers(tmp_path):
     wu = [spec for spec in specs if spec.study == "wu2020"]
     assert len(wu) == 30 and len({spec.patient for spec in wu}) == 14
     for spec in wu:
-        cancer = {"Lung": "lung", "Endo": "endometrial", "Renal": "renal", "Colon": "colorectal"}[spec.patient.rstrip("0123456789")]
+        cancer = {"Lung": "lung", "Endo": "endometrial", "Renal": "renal", "Colon": "colorectal"}[
+            spec.patient.rstrip("0123456789")
+        ]
         assert spec.cancer_type == cancer
         obs = ad.read_h5ad(spec.path, backed="r").obs
         assert set(obs["patient"]) == {spec.patient}

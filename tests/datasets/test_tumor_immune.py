@@ -82,13 +82,46 @@ def samples(tmp_path) -> Path:
     write_10x(tmp_path / "renal1")
     obs = write_csv(tmp_path / "mel1.csv.gz")
     rows = [
-        dict(path="lung1.h5ad", format="h5ad", cancer_type="lung", study="A", patient="P1", sample="",
-             cell_type_column="ct", obs_path="", orientation="", scale="", tissue="Tumor"),
-        dict(path="renal1", format="10x", cancer_type="renal", study="A", patient="P2", sample="renal1",
-             cell_type_column="", obs_path="", orientation="", scale="counts", tissue=""),
-        dict(path="mel1.csv.gz", format="csv", cancer_type="melanoma", study="B", patient="P3", sample="mel1",
-             cell_type_column="celltype", obs_path=obs.name, orientation="genes_x_cells", scale="log2p1", tissue=""),
-    ]  # fmt: skip
+        dict(
+            path="lung1.h5ad",
+            format="h5ad",
+            cancer_type="lung",
+            study="A",
+            patient="P1",
+            sample="",
+            cell_type_column="ct",
+            obs_path="",
+            orientation="",
+            scale="",
+            tissue="Tumor",
+        ),
+        dict(
+            path="renal1",
+            format="10x",
+            cancer_type="renal",
+            study="A",
+            patient="P2",
+            sample="renal1",
+            cell_type_column="",
+            obs_path="",
+            orientation="",
+            scale="counts",
+            tissue="",
+        ),
+        dict(
+            path="mel1.csv.gz",
+            format="csv",
+            cancer_type="melanoma",
+            study="B",
+            patient="P3",
+            sample="mel1",
+            cell_type_column="celltype",
+            obs_path=obs.name,
+            orientation="genes_x_cells",
+            scale="log2p1",
+            tissue="",
+        ),
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "manifest.tsv", sep="\t", index=False)
     return tmp_path
 
@@ -116,8 +149,13 @@ def test_three_formats_immune_filtering_and_normalisation(samples):
     np.testing.assert_allclose(X[5:], expected_panel([0, 2, 3]), rtol=1e-5)
     row = ds[0]
     assert (row["sample"], row["patient"], row["study"], row["tissue"], row["cell_type"], row["n_cells"]) == (
-        "lung1", "P1", "A", "Tumor", "CD8 T cell", 1,
-    )  # fmt: skip
+        "lung1",
+        "P1",
+        "A",
+        "Tumor",
+        "CD8 T cell",
+        1,
+    )
     report = {entry["sample"]: entry for entry in builder.report["samples"]}
     assert report["renal1"]["immune_rule"] == "ptprc" and report["renal1"]["immune_cells"] == 2
     assert report["lung1"]["scale"] == "counts" and report["mel1"]["scale"] == "linear"
@@ -167,7 +205,9 @@ def test_gene_ids_are_harmonised(samples, tmp_path):
     names = ["ptprc", f"{ensembl['IL2']}.7", ensembl["IFNG"], ensembl["TNF"], "CD3E", "ACTB"]
     write_h5ad(tmp_path / "ens.h5ad", genes=names)
     manifest = pd.read_csv(samples / "manifest.tsv", sep="\t", keep_default_na=False).iloc[[0]]
-    manifest.assign(path="ens.h5ad", cell_type_column="", sample="ens").to_csv(samples / "manifest.tsv", sep="\t", index=False)
+    manifest.assign(path="ens.h5ad", cell_type_column="", sample="ens").to_csv(
+        samples / "manifest.tsv", sep="\t", index=False
+    )
     _, ds = build(samples, gene_mapping={v: k for k, v in ensembl.items()})
     # PTPRC matched case-insensitively (PTPRC rule: cells 0 and 2), Ensembl ids through the mapping
     assert ds["cell_id"] == ["c0", "c2"]
@@ -184,7 +224,9 @@ def test_changing_a_sample_file_rebuilds(samples):
 
 # ---------------------------------------------------------------------------------------- bad input
 def test_manifest_problems_are_listed_with_rows(tmp_path):
-    pd.DataFrame([{"path": "a.h5ad", "format": "h5ad", "cancer_type": "lung", "study": "A"}]).to_csv(tmp_path / "m.csv", index=False)
+    pd.DataFrame([{"path": "a.h5ad", "format": "h5ad", "cancer_type": "lung", "study": "A"}]).to_csv(
+        tmp_path / "m.csv", index=False
+    )
     with pytest.raises(ValueError, match=r"lacks the columns \['patient'\]"):
         read_manifest(tmp_path / "m.csv")
     rows = [
@@ -243,8 +285,21 @@ def test_corrupt_and_invalid_samples_are_named(samples):
 
 
 def test_immune_label_rule():
-    labels = ["CD8 T cell", "reg. T cell", "Macrophage", "Microglia/Macrophage", "Mast", "NK", "B cell",
-              "Fibroblast", "Endothelial", "malignant_93", "Oligodendrocytes (non-malignant)", "Unassigned", None]  # fmt: skip
+    labels = [
+        "CD8 T cell",
+        "reg. T cell",
+        "Macrophage",
+        "Microglia/Macrophage",
+        "Mast",
+        "NK",
+        "B cell",
+        "Fibroblast",
+        "Endothelial",
+        "malignant_93",
+        "Oligodendrocytes (non-malignant)",
+        "Unassigned",
+        None,
+    ]
     assert is_immune_label(labels).tolist() == [True] * 7 + [False] * 6
 
 
@@ -252,8 +307,18 @@ def test_immune_label_rule():
 @pytest.mark.skipif(not SHARED.exists(), reason=f"real data folder {SHARED} is absent")
 def test_real_wu2020_ptprc_rule_and_panel(tmp_path):
     wu = SHARED / "scrna" / "wu2020_200_tcells_4cancers.h5ad"
-    rows = [dict(path=str(wu), format="h5ad", cancer_type="mixed", study="wu2020", patient="all", sample="wu",
-                 immune_filter=rule) for rule in ("ptprc",)]  # fmt: skip
+    rows = [
+        dict(
+            path=str(wu),
+            format="h5ad",
+            cancer_type="mixed",
+            study="wu2020",
+            patient="all",
+            sample="wu",
+            immune_filter=rule,
+        )
+        for rule in ("ptprc",)
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "manifest.tsv", sep="\t", index=False)
     builder, ds = build(tmp_path, genes="cytokines", common_genes_only=True)
     adata = ad.read_h5ad(wu)

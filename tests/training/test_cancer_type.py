@@ -37,10 +37,15 @@ def _synthetic_study(folder: Path) -> Path:
             counts[:, genes.index("CXCL13")] += 15
         if cancer == "b":
             counts[:, genes.index("IL10")] += 15
-        adata = ad.AnnData(sp.csr_matrix(counts), obs=pd.DataFrame(index=[f"p{p}c{i}" for i in range(10)]),
-                           var=pd.DataFrame(index=genes))  # fmt: skip
+        adata = ad.AnnData(
+            sp.csr_matrix(counts),
+            obs=pd.DataFrame(index=[f"p{p}c{i}" for i in range(10)]),
+            var=pd.DataFrame(index=genes),
+        )
         adata.write_h5ad(folder / f"p{p}.h5ad")
-        rows.append(dict(path=f"p{p}.h5ad", format="h5ad", cancer_type=cancer, study=f"study_{cancer}", patient=f"P{p}"))
+        rows.append(
+            dict(path=f"p{p}.h5ad", format="h5ad", cancer_type=cancer, study=f"study_{cancer}", patient=f"P{p}")
+        )
     pd.DataFrame(rows).to_csv(folder / "manifest.tsv", sep="\t", index=False)
     return folder / "manifest.tsv"
 
@@ -50,14 +55,37 @@ def test_evaluation_command_end_to_end(tmp_path):
 
     manifest = _synthetic_study(tmp_path)
     tok = GeneExpressionTokenizer.from_genes(["ACTB", *CYTOKINES], mode="bins", n_bins=11, batch_tokens=["x"])
-    config = CellformerConfig(vocab_size=tok.vocab_size, n_bins=11, hidden_size=32, num_hidden_layers=1,
-                              num_attention_heads=4, intermediate_size=64, hidden_dropout_prob=0.0)  # fmt: skip
+    config = CellformerConfig(
+        vocab_size=tok.vocab_size,
+        n_bins=11,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        hidden_dropout_prob=0.0,
+    )
     torch.manual_seed(0)
     CellformerForMaskedExpressionModeling(config).save_pretrained(tmp_path / "pretrained")
     tok.save_pretrained(tmp_path / "pretrained")
-    result = main(["--manifest", str(manifest), "--pretrained", str(tmp_path / "pretrained"), "--folds", "3",
-                   "--epochs", "3", "--no-select", "--protocols", "strict", "--output-json", str(tmp_path / "out.json"),
-                   "--save-model", str(tmp_path / "model")])  # fmt: skip
+    result = main(
+        [
+            "--manifest",
+            str(manifest),
+            "--pretrained",
+            str(tmp_path / "pretrained"),
+            "--folds",
+            "3",
+            "--epochs",
+            "3",
+            "--no-select",
+            "--protocols",
+            "strict",
+            "--output-json",
+            str(tmp_path / "out.json"),
+            "--save-model",
+            str(tmp_path / "model"),
+        ]
+    )
     saved = json.loads((tmp_path / "out.json").read_text())
     assert saved["classes"] == ["a", "b", "c"]
     assert saved["confound"]["every_cancer_from_one_study"] is True
@@ -94,11 +122,26 @@ def test_epoch_and_lr_selection_uses_training_patients_only():
     X[y == 1, 1] = rng.random(24) + 1
     groups = np.array([f"P{i // 6}" for i in range(48)])  # 8 patients, 4 per class
     tok = GeneExpressionTokenizer.from_genes(["IL2", "IFNG"], mode="bins", n_bins=11)
-    config = CellformerConfig(vocab_size=tok.vocab_size, n_bins=11, hidden_size=16, num_hidden_layers=1,
-                              num_attention_heads=2, intermediate_size=32)  # fmt: skip
+    config = CellformerConfig(
+        vocab_size=tok.vocab_size,
+        n_bins=11,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
     inputs = encode_cells(tok, X, ["IL2", "IFNG"])
-    model, selection = select_and_finetune(inputs, y, groups, ["a", "b"], None, FinetuneOptions(batch_size=8),
-                                           scratch_config=config, lrs=(1e-3, 5e-3), epoch_grid=(1, 3))  # fmt: skip
+    model, selection = select_and_finetune(
+        inputs,
+        y,
+        groups,
+        ["a", "b"],
+        None,
+        FinetuneOptions(batch_size=8),
+        scratch_config=config,
+        lrs=(1e-3, 5e-3),
+        epoch_grid=(1, 3),
+    )
     assert set(selection["candidates"]) == {"0.001", "0.005"}
     assert all(set(history) == {1, 3} for history in selection["candidates"].values())
     best = max(score for history in selection["candidates"].values() for score in history.values())

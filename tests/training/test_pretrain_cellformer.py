@@ -19,9 +19,11 @@ GENES = ["IL2", "IFNG", "TNF", "CXCL13", "CCL5", "IL10", "TGFB1", "CD3E"]
 def _write_h5ad(path: Path, seed: int, n_cells: int = 40) -> None:
     rng = np.random.default_rng(seed)
     X = rng.poisson(2.0, size=(n_cells, len(GENES) + 4)) * (rng.random((n_cells, len(GENES) + 4)) < 0.6)
-    adata = ad.AnnData(sp.csr_matrix(X.astype(np.float32)),
-                       obs=pd.DataFrame(index=[f"c{i}" for i in range(n_cells)]),
-                       var=pd.DataFrame(index=GENES + ["ACTB", "B2M", "GAPDH", "MALAT1"]))  # fmt: skip
+    adata = ad.AnnData(
+        sp.csr_matrix(X.astype(np.float32)),
+        obs=pd.DataFrame(index=[f"c{i}" for i in range(n_cells)]),
+        var=pd.DataFrame(index=GENES + ["ACTB", "B2M", "GAPDH", "MALAT1"]),
+    )
     adata.write_h5ad(path)
 
 
@@ -32,9 +34,31 @@ def test_pretraining_entry_point_writes_a_loadable_checkpoint(tmp_path):
     for i in range(2):
         _write_h5ad(tmp_path / f"study{i}.h5ad", seed=i)
         files.append(str(tmp_path / f"study{i}.h5ad"))
-    result = main(["--train-files", *files, "--output-dir", str(tmp_path / "out"), "--preset", "tiny",
-                   "--max-steps", "4", "--batch-size", "8", "--chunk-size", "16", "--max-length", "8",
-                   "--n-bins", "11", "--log-every", "2", "--min-cells", "1", "--cpu"])  # fmt: skip
+    result = main(
+        [
+            "--train-files",
+            *files,
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "8",
+            "--chunk-size",
+            "16",
+            "--max-length",
+            "8",
+            "--n-bins",
+            "11",
+            "--log-every",
+            "2",
+            "--min-cells",
+            "1",
+            "--cpu",
+        ]
+    )
     assert result["steps"] == 4 and result["heldout"]["masked_genes"] > 0
     assert result["studies"] == ["study0", "study1"]
     tok = GeneExpressionTokenizer.from_pretrained(tmp_path / "out")

@@ -1,6 +1,8 @@
 # Copyright 2026 The txformers authors. BSD-3-Clause.
 """`txformers cytokine ...`: the tumour-immune dataset, cancer-type calls and cytokine patterns (Ren et al. 2024).
 
+Examples:
+
     txformers cytokine build samples.tsv --out data/tumor_immune
     txformers cytokine classify cells.h5ad --out outputs/cells --sample-column sample
     txformers cytokine patterns --manifest samples.tsv --model checkpoints/cellformer-cancer-type --out outputs/patterns
@@ -49,9 +51,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as cache:
         try:  # the builder reads every sample's genes when built: bad samples fail here or while writing
             builder = TumorImmuneBuilder(
-                manifest=str(manifest), cache_dir=cache, genes=PANELS[args.panel], pseudobulk=args.pseudobulk,
+                manifest=str(manifest),
+                cache_dir=cache,
+                genes=PANELS[args.panel],
+                pseudobulk=args.pseudobulk,
                 on_error="skip" if args.skip_bad_samples else "raise",
-            )  # fmt: skip
+            )
             builder.download_and_prepare()
         except (ValueError, FileNotFoundError) as error:  # SampleError names the sample and its manifest row
             raise UserError(str(error)) from None
@@ -83,7 +88,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     for name, count in counts.items():
         print(f"  {name:<24} {count:>7}")
     for skipped in builder.report["skipped"]:
-        print(f"skipped sample {skipped['sample']!r} (manifest row {skipped['row']}): {skipped['reason']}", file=sys.stderr)
+        print(
+            f"skipped sample {skipped['sample']!r} (manifest row {skipped['row']}): {skipped['reason']}",
+            file=sys.stderr,
+        )
     print(f"wrote {data_path} and {report_path}")
     return 0
 
@@ -94,13 +102,17 @@ def _load_classifier(model_dir: Path):
     from ..tokenizers import GeneExpressionTokenizer
 
     if not (model_dir / "config.json").is_file():
-        raise UserError(f"no model at {model_dir} (config.json missing): give --model a Cellformer cancer-type checkpoint")
+        raise UserError(
+            f"no model at {model_dir} (config.json missing): give --model a Cellformer cancer-type checkpoint"
+        )
     config = json.loads((model_dir / "config.json").read_text())
     if config.get("model_type") != "cellformer" or not config.get("id2label"):
         raise UserError(f"{model_dir} is not a Cellformer cell classifier (model_type {config.get('model_type')!r})")
     if not (model_dir / "gene_vocab.json").is_file():
         raise UserError(f"{model_dir} has no gene-expression tokenizer (gene_vocab.json missing)")
-    return CellformerForCellClassification.from_pretrained(model_dir).eval(), GeneExpressionTokenizer.from_pretrained(model_dir)
+    return CellformerForCellClassification.from_pretrained(model_dir).eval(), GeneExpressionTokenizer.from_pretrained(
+        model_dir
+    )
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -147,17 +159,31 @@ def cmd_classify(args: argparse.Namespace) -> int:
             "Give HGNC symbols (--gene-column for a var column of symbols)"
         )
     if report.coverage < 0.5:
-        print(f"warning: only {len(report.present_genes)} of {report.n_vocab_genes} panel genes "
-              f"({report.coverage:.0%}) in {h5ad}; missing: {', '.join(report.missing_genes)}", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: only {len(report.present_genes)} of {report.n_vocab_genes} panel genes "
+            f"({report.coverage:.0%}) in {h5ad}; missing: {', '.join(report.missing_genes)}",
+            file=sys.stderr,
+        )
 
     pipe = CancerTypePipeline(model=model, tokenizer=tokenizer, device=device(args.device))
     try:
-        chunks = pipe.preprocess(adata, sample_column=args.sample_column, layer=args.layer, gene_column=args.gene_column,
-                                 cell_batch_size=args.batch_size)  # fmt: skip
+        chunks = pipe.preprocess(
+            adata,
+            sample_column=args.sample_column,
+            layer=args.layer,
+            gene_column=args.gene_column,
+            cell_batch_size=args.batch_size,
+        )
         outputs_per_chunk = [
             pipe.forward(chunk)
-            for chunk in tqdm(chunks, total=math.ceil(adata.n_obs / args.batch_size), desc="cells", unit="batch",
-                              file=sys.stderr, disable=None)  # fmt: skip
+            for chunk in tqdm(
+                chunks,
+                total=math.ceil(adata.n_obs / args.batch_size),
+                desc="cells",
+                unit="batch",
+                file=sys.stderr,
+                disable=None,
+            )
         ]
     except ValueError as error:  # e.g. negative (scaled) values
         raise UserError(f"{h5ad}: {error}") from None
@@ -166,10 +192,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     labels = pipe.labels
     probabilities = pd.DataFrame([cell["scores"] for cell in cells], columns=labels, index=adata.obs_names)
-    table = pd.DataFrame({
-        "cell": adata.obs_names, "predicted_cancer_type": [c["label"] for c in cells],
-        "score": [c["score"] for c in cells], "panel_genes_detected": [c["genes_detected"] for c in cells],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "cell": adata.obs_names,
+            "predicted_cancer_type": [c["label"] for c in cells],
+            "score": [c["score"] for c in cells],
+            "panel_genes_detected": [c["genes_detected"] for c in cells],
+        }
+    )
     if args.sample_column:
         table.insert(1, "sample", adata.obs[args.sample_column].astype(str).to_numpy())
     table = pd.concat([table, probabilities.add_prefix("p_").reset_index(drop=True)], axis=1)
@@ -177,21 +207,38 @@ def cmd_classify(args: argparse.Namespace) -> int:
     table.to_csv(outputs["cells"], index=False, float_format="%.6g")
 
     annotated = adata.copy()  # the file is never written back; this copy goes to PREFIX.h5ad
-    annotated.obs["cancer_type_prediction"] = pd.Categorical(table["predicted_cancer_type"].to_numpy(), categories=labels)
+    annotated.obs["cancer_type_prediction"] = pd.Categorical(
+        table["predicted_cancer_type"].to_numpy(), categories=labels
+    )
     annotated.obs["cancer_type_score"] = table["score"].to_numpy()
     annotated.obs["cancer_type_panel_genes_detected"] = table["panel_genes_detected"].to_numpy()
     annotated.obsm["cancer_type_probabilities"] = probabilities
-    annotated.uns["cancer_type_model"] = {"model": str(args.model), "classes": labels, "panel_coverage": report.coverage}
+    annotated.uns["cancer_type_model"] = {
+        "model": str(args.model),
+        "classes": labels,
+        "panel_coverage": report.coverage,
+    }
     annotated.write_h5ad(outputs["h5ad"])
 
-    print(f"{adata.n_obs} cells of {h5ad}, {len(report.present_genes)}/{report.n_vocab_genes} panel genes "
-          f"(coverage {report.coverage:.0%}); model {args.model}")  # fmt: skip
+    print(
+        f"{adata.n_obs} cells of {h5ad}, {len(report.present_genes)}/{report.n_vocab_genes} panel genes "
+        f"(coverage {report.coverage:.0%}); model {args.model}"
+    )
     for label, count in table["predicted_cancer_type"].value_counts().items():
         print(f"  {label:<24} {count:>7} cells")
     if args.sample_column:
-        samples = pd.DataFrame([{"sample": s["sample"], "n_cells": s["n_cells"], "predicted_cancer_type": s["label"],
-                                 "score": s["score"], **{f"p_{k}": v for k, v in s["scores"].items()}}
-                                for s in result["samples"]])  # fmt: skip
+        samples = pd.DataFrame(
+            [
+                {
+                    "sample": s["sample"],
+                    "n_cells": s["n_cells"],
+                    "predicted_cancer_type": s["label"],
+                    "score": s["score"],
+                    **{f"p_{k}": v for k, v in s["scores"].items()},
+                }
+                for s in result["samples"]
+            ]
+        )
         samples.to_csv(outputs["samples"], index=False, float_format="%.6g")
         print(f"per sample ({args.sample_column}, mean class probabilities of its cells):")
         for row in samples.head(20).itertuples():
@@ -240,8 +287,17 @@ def cmd_patterns(args: argparse.Namespace) -> int:
         labels = np.asarray(labels, dtype=str)
         if len(set(labels)) < 2:
             raise UserError(f"cytokine patterns compare cancer types: {source} holds only {sorted(set(labels))}")
-        result = run_patterns(X, genes, labels, args.out, args.model, n_steps=args.n_steps, top=args.top, summary=summary,
-                              studies=None if args.h5ad else studies)  # fmt: skip
+        result = run_patterns(
+            X,
+            genes,
+            labels,
+            args.out,
+            args.model,
+            n_steps=args.n_steps,
+            top=args.top,
+            summary=summary,
+            studies=None if args.h5ad else studies,
+        )
     except (ValueError, FileNotFoundError) as error:
         raise UserError(str(error)) from None
     print(f"{result['cells']} cells, {len(genes)} genes, cancer types: {result['cells_per_cancer_type']}")
@@ -262,29 +318,51 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sub = cytokine.add_subparsers(dest="cytokine_command", required=True, metavar="command")
     formatter = argparse.RawDescriptionHelpFormatter
 
-    build = sub.add_parser("build", help="build the tumour-immune dataset of a manifest", description=cmd_build.__doc__,
-                           formatter_class=formatter,
-                           epilog="example:\n  txformers cytokine build samples.tsv --out data/tumor_immune\n"
-                                  "  txformers cytokine build samples.tsv --out data/bulk --pseudobulk --format parquet\n")  # fmt: skip
+    build = sub.add_parser(
+        "build",
+        help="build the tumour-immune dataset of a manifest",
+        description=cmd_build.__doc__,
+        formatter_class=formatter,
+        epilog="example:\n  txformers cytokine build samples.tsv --out data/tumor_immune\n"
+        "  txformers cytokine build samples.tsv --out data/bulk --pseudobulk --format parquet\n",
+    )
     build.add_argument("manifest", help="CSV/TSV, one row per sample (see txformers.datasets.tumor_immune)")
     build.add_argument("--out", required=True, help="output folder (dataset + report.json)")
-    build.add_argument("--panel", choices=sorted(PANELS), default="cytokine",
-                       help="genes: the 185 cytokine ligand genes (default) or all genes of the samples")  # fmt: skip
+    build.add_argument(
+        "--panel",
+        choices=sorted(PANELS),
+        default="cytokine",
+        help="genes: the 185 cytokine ligand genes (default) or all genes of the samples",
+    )
     build.add_argument("--pseudobulk", action="store_true", help="one example per sample instead of one per cell")
-    build.add_argument("--format", choices=["arrow", "parquet"], default="arrow",
-                       help="arrow: datasets save_to_disk folder OUT/dataset (default); parquet: OUT/cells.parquet")  # fmt: skip
-    build.add_argument("--skip-bad-samples", action="store_true",
-                       help="skip (and report) missing or unreadable samples instead of stopping")  # fmt: skip
+    build.add_argument(
+        "--format",
+        choices=["arrow", "parquet"],
+        default="arrow",
+        help="arrow: datasets save_to_disk folder OUT/dataset (default); parquet: OUT/cells.parquet",
+    )
+    build.add_argument(
+        "--skip-bad-samples",
+        action="store_true",
+        help="skip (and report) missing or unreadable samples instead of stopping",
+    )
     build.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     build.set_defaults(handler=cmd_build)
 
-    classify = sub.add_parser("classify", help="cancer type of every cell (and sample) of an AnnData",
-                              description=cmd_classify.__doc__, formatter_class=formatter,
-                              epilog="example:\n  txformers cytokine classify cells.h5ad --out outputs/cells "
-                                     "--sample-column sample\n")  # fmt: skip
+    classify = sub.add_parser(
+        "classify",
+        help="cancer type of every cell (and sample) of an AnnData",
+        description=cmd_classify.__doc__,
+        formatter_class=formatter,
+        epilog="example:\n  txformers cytokine classify cells.h5ad --out outputs/cells --sample-column sample\n",
+    )
     classify.add_argument("h5ad", help="AnnData (.h5ad): raw counts, TPM or log1p-normalised, gene symbols")
-    classify.add_argument("--model", default=str(DEFAULT_CANCER_TYPE_MODEL), help="Cellformer cancer-type checkpoint folder")
-    classify.add_argument("--out", required=True, help="output prefix: PREFIX.cells.csv, PREFIX.h5ad, PREFIX.samples.csv")
+    classify.add_argument(
+        "--model", default=str(DEFAULT_CANCER_TYPE_MODEL), help="Cellformer cancer-type checkpoint folder"
+    )
+    classify.add_argument(
+        "--out", required=True, help="output prefix: PREFIX.cells.csv, PREFIX.h5ad, PREFIX.samples.csv"
+    )
     classify.add_argument("--sample-column", help="obs column of sample ids: also call each sample")
     classify.add_argument("--layer", help="layer to read instead of X (e.g. counts)")
     classify.add_argument("--gene-column", help="var column with gene symbols (default: var_names)")
@@ -293,12 +371,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     classify.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     classify.set_defaults(handler=cmd_classify)
 
-    patterns = sub.add_parser("patterns", help="cytokine pattern table and heatmap of each cancer type",
-                              description=cmd_patterns.__doc__, formatter_class=formatter,
-                              epilog="examples:\n  txformers cytokine patterns --manifest samples.tsv "
-                                     "--model checkpoints/cellformer-cancer-type --out outputs/patterns\n"
-                                     "  txformers cytokine patterns --h5ad cells.h5ad --label-column cancer_type "
-                                     "--out outputs/patterns\n")  # fmt: skip
+    patterns = sub.add_parser(
+        "patterns",
+        help="cytokine pattern table and heatmap of each cancer type",
+        description=cmd_patterns.__doc__,
+        formatter_class=formatter,
+        epilog="examples:\n  txformers cytokine patterns --manifest samples.tsv "
+        "--model checkpoints/cellformer-cancer-type --out outputs/patterns\n"
+        "  txformers cytokine patterns --h5ad cells.h5ad --label-column cancer_type "
+        "--out outputs/patterns\n",
+    )
     source = patterns.add_mutually_exclusive_group(required=True)
     source.add_argument("--manifest", help="tumour-immune manifest (immune cells of every sample)")
     source.add_argument("--h5ad", help="one AnnData with a cancer-type obs column (--label-column)")

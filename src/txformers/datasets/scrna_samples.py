@@ -199,7 +199,9 @@ class OpenSample:
             raise
         except Exception as error:  # corrupt file, bad table ... -> name the sample
             self.close()
-            raise SampleError(f"{spec.describe()}: cannot read the {spec.format} input ({type(error).__name__}: {error})") from error
+            raise SampleError(
+                f"{spec.describe()}: cannot read the {spec.format} input ({type(error).__name__}: {error})"
+            ) from error
         if self.obs.index.has_duplicates:
             duplicated = self.obs.index[self.obs.index.duplicated()].unique().tolist()
             self.close()
@@ -217,7 +219,9 @@ class OpenSample:
         if self.spec.layer:
             adata = read_cells(path)
             if self.spec.layer not in adata.layers:
-                raise SampleError(f"{self.spec.describe()}: no layer {self.spec.layer!r} (layers: {list(adata.layers)})")
+                raise SampleError(
+                    f"{self.spec.describe()}: no layer {self.spec.layer!r} (layers: {list(adata.layers)})"
+                )
             self._matrix = adata.layers[self.spec.layer]
         else:
             adata = read_cells(path, backed=True)
@@ -236,8 +240,15 @@ class OpenSample:
         matrix_file = _find(folder, ["matrix.mtx"])
         features_file = _find(folder, ["features.tsv", "genes.tsv"])
         barcodes_file = _find(folder, ["barcodes.tsv"])
-        absent = [name for name, file in (("matrix.mtx", matrix_file), ("features.tsv/genes.tsv", features_file),
-                                          ("barcodes.tsv", barcodes_file)) if file is None]  # fmt: skip
+        absent = [
+            name
+            for name, file in (
+                ("matrix.mtx", matrix_file),
+                ("features.tsv/genes.tsv", features_file),
+                ("barcodes.tsv", barcodes_file),
+            )
+            if file is None
+        ]
         if absent:
             raise SampleError(f"{self.spec.describe()}: the 10x folder lacks {absent}")
         features = _read_lines(features_file)
@@ -247,8 +258,8 @@ class OpenSample:
             matrix = sp.csr_matrix(scipy.io.mmread(handle).T)  # genes x cells -> cells x genes
         if matrix.shape != (len(barcodes), len(features)):
             raise SampleError(
-                f"{self.spec.describe()}: matrix.mtx is {matrix.shape[1]} genes x {matrix.shape[0]} cells but there are "
-                f"{len(features)} features and {len(barcodes)} barcodes"
+                f"{self.spec.describe()}: matrix.mtx is {matrix.shape[1]} genes x {matrix.shape[0]} cells but there "
+                f"are {len(features)} features and {len(barcodes)} barcodes"
             )
         # features.tsv: id, symbol, type (10x v3); genes.tsv: id, symbol (v2). Keep gene expression rows.
         keep = np.array([len(row) < 3 or row[2] == "Gene Expression" for row in features])
@@ -288,7 +299,9 @@ class OpenSample:
         extra.index = extra.index.astype(str)
         absent = self.obs.index.difference(extra.index)
         if len(absent):
-            raise SampleError(f"{self.spec.describe()}: {len(absent)} cells are not in {obs_path.name} (first: {list(absent[:5])})")
+            raise SampleError(
+                f"{self.spec.describe()}: {len(absent)} cells are not in {obs_path.name} (first: {list(absent[:5])})"
+            )
         self.obs = self.obs.join(extra[[c for c in extra.columns if c not in self.obs.columns]], how="left")
 
     # -- access
@@ -300,16 +313,20 @@ class OpenSample:
         """Yield ``(first cell index, CSR chunk)``; values checked (finite, non-negative), ``log2p1`` made linear."""
         for start in range(0, self.n_cells, max(1, chunk_size)):
             chunk = self._matrix[start : start + chunk_size]
-            chunk = sp.csr_matrix(chunk, dtype=np.float64) if not sp.issparse(chunk) else chunk.tocsr().astype(np.float64)
+            chunk = (
+                sp.csr_matrix(chunk, dtype=np.float64) if not sp.issparse(chunk) else chunk.tocsr().astype(np.float64)
+            )
             chunk.eliminate_zeros()
             if chunk.nnz and not np.isfinite(chunk.data).all():
                 bad = int(np.flatnonzero(~np.isfinite(chunk.data))[0])
                 cell = start + int(np.searchsorted(chunk.indptr, bad, side="right") - 1)
-                raise SampleError(f"{self.spec.describe()}: non-finite value ({chunk.data[bad]}) in cell {self.obs.index[cell]!r}")
+                raise SampleError(
+                    f"{self.spec.describe()}: non-finite value ({chunk.data[bad]}) in cell {self.obs.index[cell]!r}"
+                )
             if chunk.nnz and chunk.data.min() < 0:
                 raise SampleError(
-                    f"{self.spec.describe()}: negative values (min {chunk.data.min():.3g}); the builder needs raw counts, "
-                    "linear (TPM) or log-normalised values, not scaled/z-scored data"
+                    f"{self.spec.describe()}: negative values (min {chunk.data.min():.3g}); the builder needs raw "
+                    "counts, linear (TPM) or log-normalised values, not scaled/z-scored data"
                 )
             if self.spec.scale == "log2p1":
                 chunk.data = np.exp2(chunk.data) - 1.0

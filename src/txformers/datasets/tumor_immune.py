@@ -140,7 +140,9 @@ class TumorImmuneConfig(datasets.BuilderConfig):
 
     def create_config_id(self, config_kwargs: dict, custom_features: Any = None) -> str:
         # The cache must change when the manifest or any sample file changes, not only its path.
-        return super().create_config_id({**config_kwargs, "_fingerprint": _manifest_fingerprint(self.manifest)}, custom_features)
+        return super().create_config_id(
+            {**config_kwargs, "_fingerprint": _manifest_fingerprint(self.manifest)}, custom_features
+        )
 
 
 def _manifest_fingerprint(manifest: str | None) -> str:
@@ -193,7 +195,9 @@ class TumorImmuneBuilder(datasets.GeneratorBasedBuilder):
         message = str(error)
         warnings.warn(f"skipping {message}", stacklevel=3)
         if all(entry["sample"] != spec.sample for entry in self.report["skipped"]):
-            self.report["skipped"].append({"sample": spec.sample, "row": spec.row, "path": spec.path, "reason": message})
+            self.report["skipped"].append(
+                {"sample": spec.sample, "row": spec.row, "path": spec.path, "reason": message}
+            )
 
     def _target_genes(self) -> list[str]:
         genes = self.config.genes
@@ -337,7 +341,9 @@ class TumorImmuneBuilder(datasets.GeneratorBasedBuilder):
         if self.config.report_path:
             Path(self.config.report_path).write_text(json.dumps(self.report, indent=1, default=str))
         if self.report["skipped"]:
-            logger.warning(f"skipped {len(self.report['skipped'])} sample(s): {[s['sample'] for s in self.report['skipped']]}")
+            logger.warning(
+                f"skipped {len(self.report['skipped'])} sample(s): {[s['sample'] for s in self.report['skipped']]}"
+            )
 
     # -- one sample
     def _sample_examples(self, spec: SampleSpec) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -353,7 +359,8 @@ class TumorImmuneBuilder(datasets.GeneratorBasedBuilder):
                 )
             used = np.flatnonzero(report.column_map >= 0)
             projection = sp.csr_matrix(
-                (np.ones(len(used)), (used, report.column_map[used])), shape=(len(opened.gene_names), len(matcher.genes))
+                (np.ones(len(used)), (used, report.column_map[used])),
+                shape=(len(opened.gene_names), len(matcher.genes)),
             )
             rule = spec.immune_filter
             if rule == "auto":
@@ -395,9 +402,7 @@ class TumorImmuneBuilder(datasets.GeneratorBasedBuilder):
                 for offset, row in enumerate(rows):
                     index = start + int(row)
                     cell_id = str(opened.obs.index[index])
-                    yield f"{spec.sample}/{cell_id}", self._example(
-                        spec, cell_id, labels[index], 1, values[offset]
-                    )
+                    yield f"{spec.sample}/{cell_id}", self._example(spec, cell_id, labels[index], 1, values[offset])
             if config.pseudobulk and n_kept:
                 if normalise:
                     profile = _log_normalise(sp.csr_matrix(bulk_sum[None, :]), projection, config.target_sum)
@@ -435,7 +440,9 @@ class TumorImmuneBuilder(datasets.GeneratorBasedBuilder):
             )
         return columns
 
-    def _example(self, spec: SampleSpec, cell_id: str, cell_type: Any, n_cells: int, values: sp.csr_matrix | np.ndarray):
+    def _example(
+        self, spec: SampleSpec, cell_id: str, cell_type: Any, n_cells: int, values: sp.csr_matrix | np.ndarray
+    ):
         example = {
             "id": f"{spec.sample}/{cell_id}",
             "cell_id": cell_id,

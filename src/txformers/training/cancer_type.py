@@ -69,6 +69,7 @@ from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
 register()  # checkpoints saved here get auto_map and the portable model files
 
+
 # ----------------------------------------------------------------------------- fine-tuning
 @dataclass
 class FinetuneOptions:
@@ -100,7 +101,11 @@ def finetune_cellformer(
     from sklearn.metrics import f1_score
 
     torch.manual_seed(options.seed)
-    labels = {"num_labels": len(classes), "id2label": dict(enumerate(classes)), "label2id": {c: i for i, c in enumerate(classes)}}
+    labels = {
+        "num_labels": len(classes),
+        "id2label": dict(enumerate(classes)),
+        "label2id": {c: i for i, c in enumerate(classes)},
+    }
     if pretrained_dir is not None:
         from transformers.utils import logging as hf_logging
 
@@ -168,9 +173,15 @@ def select_and_finetune(
         for lr in lrs:
             trial = FinetuneOptions(**{**options.__dict__, "lr": lr, "epochs": max(epoch_grid)})
             _, history = finetune_cellformer(
-                {k: v[fit] for k, v in inputs.items()}, y[fit], classes, pretrained_dir, trial, scratch_config,
-                validation=({k: v[val] for k, v in inputs.items()}, y[val]), eval_epochs=epoch_grid,
-            )  # fmt: skip
+                {k: v[fit] for k, v in inputs.items()},
+                y[fit],
+                classes,
+                pretrained_dir,
+                trial,
+                scratch_config,
+                validation=({k: v[val] for k, v in inputs.items()}, y[val]),
+                eval_epochs=epoch_grid,
+            )
             selection["candidates"][str(lr)] = history
             for epochs, score in history.items():
                 if score > best[0]:
@@ -183,8 +194,14 @@ def select_and_finetune(
 
 
 # ----------------------------------------------------------------------------- evaluation
-def run_protocol(cells: CellTable, protocol: str, models: list[str], args: argparse.Namespace,
-                 tokenizer: GeneExpressionTokenizer | None, scratch_config: CellformerConfig | None) -> dict[str, Any]:  # fmt: skip
+def run_protocol(
+    cells: CellTable,
+    protocol: str,
+    models: list[str],
+    args: argparse.Namespace,
+    tokenizer: GeneExpressionTokenizer | None,
+    scratch_config: CellformerConfig | None,
+) -> dict[str, Any]:
     keep, groups = protocol_groups(cells.patient, cells.study, protocol, cells.cell_type)
     part = cells.subset(keep)
     groups = groups[keep]
@@ -200,26 +217,44 @@ def run_protocol(cells: CellTable, protocol: str, models: list[str], args: argpa
         absent[test] = ~np.isin(part.y[test], part.y[train])
         for name in models:
             if name.startswith("cellformer"):
-                options = FinetuneOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed + fold)
+                options = FinetuneOptions(
+                    epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed + fold
+                )
                 train_inputs = {k: v[train] for k, v in inputs.items()}
                 source = args.pretrained if name == "cellformer" else None
                 if args.select:
                     model, chosen = select_and_finetune(
-                        train_inputs, part.y[train], groups[train], cells.classes, source, options, scratch_config,
-                        lrs=tuple(args.lr_grid), epoch_grid=tuple(args.epoch_grid),
-                    )  # fmt: skip
+                        train_inputs,
+                        part.y[train],
+                        groups[train],
+                        cells.classes,
+                        source,
+                        options,
+                        scratch_config,
+                        lrs=tuple(args.lr_grid),
+                        epoch_grid=tuple(args.epoch_grid),
+                    )
                     selections.setdefault(name, []).append(chosen)
                 else:
-                    model, _ = finetune_cellformer(train_inputs, part.y[train], cells.classes, source, options, scratch_config)
+                    model, _ = finetune_cellformer(
+                        train_inputs, part.y[train], cells.classes, source, options, scratch_config
+                    )
                 oof[name][test] = predict_proba(model, {k: v[test] for k, v in inputs.items()})
             else:
-                oof[name][test] = fit_predict_sklearn(name, part.X[train], part.y[train], part.X[test], n_classes, args.seed)
-        fold_info.append({
-            "train_cells": int(len(train)), "test_cells": int(len(test)),
-            "test_groups": sorted(set(groups[test])), "test_classes_absent_from_training":
-            sorted({cells.classes[c] for c in set(part.y[test]) - set(part.y[train])}),
-            "seconds": round(time.time() - started, 1),
-        })  # fmt: skip
+                oof[name][test] = fit_predict_sklearn(
+                    name, part.X[train], part.y[train], part.X[test], n_classes, args.seed
+                )
+        fold_info.append(
+            {
+                "train_cells": int(len(train)),
+                "test_cells": int(len(test)),
+                "test_groups": sorted(set(groups[test])),
+                "test_classes_absent_from_training": sorted(
+                    {cells.classes[c] for c in set(part.y[test]) - set(part.y[train])}
+                ),
+                "seconds": round(time.time() - started, 1),
+            }
+        )
         print(f"[{protocol}] fold {fold + 1}/{len(folds)} done ({fold_info[-1]['seconds']} s)", file=sys.stderr)
 
     result: dict[str, Any] = {
@@ -239,7 +274,9 @@ def run_protocol(cells: CellTable, protocol: str, models: list[str], args: argpa
             "per_cell": scores(part.y, predicted, cells.classes),
             "per_cell_95ci_patient_bootstrap": bootstrap_ci(part.y, predicted, groups, seed=args.seed),
             "per_sample": scores(sample_truth, sample_proba.argmax(1), cells.classes),
-            "per_cell_learnable": scores(part.y[~absent], predicted[~absent], cells.classes) if (~absent).any() else None,
+            "per_cell_learnable": scores(part.y[~absent], predicted[~absent], cells.classes)
+            if (~absent).any()
+            else None,
         }
     return result
 
@@ -258,7 +295,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     missing_from_vocab: list[str] = []
     if any(name.startswith("cellformer") for name in models):
         if not args.pretrained:
-            raise SystemExit("the cellformer models need --pretrained (a Cellformer checkpoint folder with its tokenizer)")
+            raise SystemExit(
+                "the cellformer models need --pretrained (a Cellformer checkpoint folder with its tokenizer)"
+            )
         pretrained_tokenizer = GeneExpressionTokenizer.from_pretrained(args.pretrained)
         tokenizer, missing_from_vocab = panel_tokenizer(pretrained_tokenizer, cells.genes)
         scratch_config = CellformerConfig.from_pretrained(args.pretrained)
@@ -271,12 +310,21 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "builder_report": cells.report,
         "confound": confound_report(cells),
         "settings": {
-            "folds": args.folds, "seed": args.seed, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "cellformer_selection": (f"lr in {args.lr_grid} x epochs in {args.epoch_grid} by macro-F1 on a patient-disjoint "
-                                     "validation split of each training fold") if args.select else "off",
+            "folds": args.folds,
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "cellformer_selection": (
+                f"lr in {args.lr_grid} x epochs in {args.epoch_grid} by macro-F1 on a patient-disjoint "
+                "validation split of each training fold"
+            )
+            if args.select
+            else "off",
             "pretrained": str(args.pretrained) if args.pretrained else None,
-            "random_forest": "500 trees, class_weight=balanced", "logistic_regression": "standardised, C=1, balanced",
-        },  # fmt: skip
+            "random_forest": "500 trees, class_weight=balanced",
+            "logistic_regression": "standardised, C=1, balanced",
+        },
         "protocols": {},
     }
     for protocol in args.protocols:
@@ -287,16 +335,28 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         selection = None
         if args.select:
             _, groups = protocol_groups(cells.patient, cells.study, "strict")
-            model, selection = select_and_finetune(inputs, cells.y, groups, cells.classes, args.pretrained, options,
-                                                   lrs=tuple(args.lr_grid), epoch_grid=tuple(args.epoch_grid))  # fmt: skip
+            model, selection = select_and_finetune(
+                inputs,
+                cells.y,
+                groups,
+                cells.classes,
+                args.pretrained,
+                options,
+                lrs=tuple(args.lr_grid),
+                epoch_grid=tuple(args.epoch_grid),
+            )
         else:
             model, _ = finetune_cellformer(inputs, cells.y, cells.classes, args.pretrained, options)
         model.config.architectures = ["CellformerForCellClassification"]
         model.save_pretrained(args.save_model)
         tokenizer.save_pretrained(args.save_model)
         train_accuracy = float((predict_proba(model, inputs).argmax(1) == cells.y).mean())
-        result["saved_model"] = {"path": str(args.save_model), "trained_on_cells": int(len(cells.y)),
-                                 "training_accuracy": train_accuracy, "selection": selection}  # fmt: skip
+        result["saved_model"] = {
+            "path": str(args.save_model),
+            "trained_on_cells": int(len(cells.y)),
+            "training_accuracy": train_accuracy,
+            "selection": selection,
+        }
     result["wall_seconds"] = round(time.time() - started, 1)
     if args.output_json:
         Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
@@ -309,15 +369,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--scrna-dir", help="the shared real scRNA folder (../shared/data/scrna)")
     source.add_argument("--manifest", help="a tumour-immune manifest (see txformers.datasets.tumor_immune)")
-    parser.add_argument("--include-glioma", action="store_true", help="add the oligodendroglioma microglia (--scrna-dir)")
+    parser.add_argument(
+        "--include-glioma", action="store_true", help="add the oligodendroglioma microglia (--scrna-dir)"
+    )
     parser.add_argument("--pretrained", help="pretrained Cellformer folder (with its tokenizer)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30, help="Cellformer epochs (without --select, or as fallback)")
     parser.add_argument("--lr", type=float, default=5e-4, help="Cellformer learning rate (without --select)")
-    parser.add_argument("--no-select", dest="select", action="store_false",
-                        help="do not pick the Cellformer lr/epochs on a validation split of the training patients")
+    parser.add_argument(
+        "--no-select",
+        dest="select",
+        action="store_false",
+        help="do not pick the Cellformer lr/epochs on a validation split of the training patients",
+    )
     parser.add_argument("--lr-grid", type=float, nargs="+", default=[5e-4, 2e-3])
     parser.add_argument("--epoch-grid", type=int, nargs="+", default=[5, 10, 20, 40, 60])
     parser.add_argument("--batch-size", type=int, default=32)

@@ -94,20 +94,30 @@ def build_tokenizer(specs: Sequence[SampleSpec], args: argparse.Namespace) -> Ge
     genes = build_vocabulary(specs, max_genes=args.max_genes, min_cells=args.min_cells, force_genes=force)
     studies = list(dict.fromkeys(spec.study for spec in specs))
     return GeneExpressionTokenizer.from_genes(
-        genes, mode="bins", n_bins=args.n_bins, max_length=args.max_length, sampling="random",
-        batch_tokens=studies, seed=args.seed,
-    )  # fmt: skip
+        genes,
+        mode="bins",
+        n_bins=args.n_bins,
+        max_length=args.max_length,
+        sampling="random",
+        batch_tokens=studies,
+        seed=args.seed,
+    )
 
 
 # ----------------------------------------------------------------------------- training
 def heldout_metrics(model, tokenizer, specs, args: argparse.Namespace, device: Any = "cpu") -> dict[str, float]:
     """Masked-expression metrics of ``model`` on the held-out cells of ``specs`` (same split as training)."""
-    eval_cells = list(CellStream(specs, tokenizer, split="eval", eval_percent=args.eval_percent,
-                                 chunk_size=args.chunk_size, seed=args.seed))  # fmt: skip
-    train_cells = CellStream(specs, tokenizer, split="train", eval_percent=args.eval_percent,
-                             chunk_size=args.chunk_size, seed=args.seed)._cells(0)  # fmt: skip
-    return evaluate_masked_expression(model, eval_cells, train_cells, tokenizer, probability=args.mask_probability,
-                                      seed=args.seed, device=device)  # fmt: skip
+    eval_cells = list(
+        CellStream(
+            specs, tokenizer, split="eval", eval_percent=args.eval_percent, chunk_size=args.chunk_size, seed=args.seed
+        )
+    )
+    train_cells = CellStream(
+        specs, tokenizer, split="train", eval_percent=args.eval_percent, chunk_size=args.chunk_size, seed=args.seed
+    )._cells(0)
+    return evaluate_masked_expression(
+        model, eval_cells, train_cells, tokenizer, probability=args.mask_probability, seed=args.seed, device=device
+    )
 
 
 def evaluate_only(args: argparse.Namespace) -> dict[str, Any]:
@@ -139,21 +149,36 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         tokenizer = build_tokenizer(specs, args)
         config = CellformerConfig(
             **PRESETS[args.preset],
-            vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id, cls_token_id=tokenizer.cls_token_id,
-            mask_token_id=tokenizer.mask_token_id, n_bins=tokenizer.n_bins, pad_bin=tokenizer.bin_pad_value,
-            mask_bin=tokenizer.mask_bin, value_encoding=args.value_encoding, mlm_objective=args.objective,
-            tokens_per_cell=args.max_length, study_labels=tokenizer.batch_tokens,
-            hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.attention_dropout,
-        )  # fmt: skip
+            vocab_size=tokenizer.vocab_size,
+            pad_token_id=tokenizer.pad_token_id,
+            cls_token_id=tokenizer.cls_token_id,
+            mask_token_id=tokenizer.mask_token_id,
+            n_bins=tokenizer.n_bins,
+            pad_bin=tokenizer.bin_pad_value,
+            mask_bin=tokenizer.mask_bin,
+            value_encoding=args.value_encoding,
+            mlm_objective=args.objective,
+            tokens_per_cell=args.max_length,
+            study_labels=tokenizer.batch_tokens,
+            hidden_dropout_prob=args.dropout,
+            attention_probs_dropout_prob=args.attention_dropout,
+        )
         model = CellformerForMaskedExpressionModeling(config)
         stream = CellStream(
-            specs, tokenizer, eval_percent=args.eval_percent, chunk_size=args.chunk_size, shuffle_buffer=args.shuffle_buffer,
-            seed=args.seed, shard=accelerator.process_index, num_shards=accelerator.num_processes,
-        )  # fmt: skip
+            specs,
+            tokenizer,
+            eval_percent=args.eval_percent,
+            chunk_size=args.chunk_size,
+            shuffle_buffer=args.shuffle_buffer,
+            seed=args.seed,
+            shard=accelerator.process_index,
+            num_shards=accelerator.num_processes,
+        )
         loader = DataLoader(
-            stream, batch_size=args.batch_size,
+            stream,
+            batch_size=args.batch_size,
             collate_fn=lambda cells: collate_cells(cells, tokenizer.pad_token_id, tokenizer.bin_pad_value),
-        )  # fmt: skip
+        )
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         warmup = min(args.warmup_steps, args.max_steps // 10 + 1)
 
@@ -175,7 +200,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         for step in range(1, args.max_steps + 1):
             batch = next(batches)
             genes = gene_positions(batch["input_ids"], batch["attention_mask"], non_gene)
-            inputs, labels = mask_expression(batch, genes, tokenizer.mask_bin, args.mask_probability, args.objective, generator)
+            inputs, labels = mask_expression(
+                batch, genes, tokenizer.mask_bin, args.mask_probability, args.objective, generator
+            )
             inputs = {key: value.to(accelerator.device) for key, value in inputs.items()}
             loss = model(**inputs, labels=labels.to(accelerator.device)).loss
             accelerator.backward(loss)
@@ -199,11 +226,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             unwrapped = accelerator.unwrap_model(model)
             unwrapped.save_pretrained(output_dir)
             tokenizer.save_pretrained(output_dir)
-            metrics = heldout_metrics(unwrapped, tokenizer, specs, args, accelerator.device) if args.objective == "bins" else {}
+            metrics = (
+                heldout_metrics(unwrapped, tokenizer, specs, args, accelerator.device)
+                if args.objective == "bins"
+                else {}
+            )
             n_parameters = sum(p.numel() for p in unwrapped.parameters())
             result = {
                 "command": args.command,
-                "samples": [{"sample": s.sample, "study": s.study, "format": s.format, "scale": s.scale} for s in specs],
+                "samples": [
+                    {"sample": s.sample, "study": s.study, "format": s.format, "scale": s.scale} for s in specs
+                ],
                 "vocabulary_genes": len(tokenizer.genes),
                 "studies": tokenizer.batch_tokens,
                 "parameters": n_parameters,
@@ -235,8 +268,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--objective", choices=["bins", "value"], default="bins")
     parser.add_argument("--max-genes", type=int, default=4096, help="vocabulary size (genes)")
     parser.add_argument("--min-cells", type=int, default=3, help="vocabulary genes are detected in this many cells")
-    parser.add_argument("--no-force-cytokines", dest="force_cytokines", action="store_false",
-                        help="do not force the 185 cytokine genes into the vocabulary")  # fmt: skip
+    parser.add_argument(
+        "--no-force-cytokines",
+        dest="force_cytokines",
+        action="store_false",
+        help="do not force the 185 cytokine genes into the vocabulary",
+    )
     parser.add_argument("--n-bins", type=int, default=51)
     parser.add_argument("--max-length", type=int, default=256, help="tokens per cell (genes sampled at random)")
     parser.add_argument("--mask-probability", type=float, default=0.15)
@@ -245,8 +282,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--attention-dropout", type=float, default=0.0,
-                        help="0 lets CPU attention use the fused SDPA kernel")  # fmt: skip
+    parser.add_argument(
+        "--attention-dropout", type=float, default=0.0, help="0 lets CPU attention use the fused SDPA kernel"
+    )
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--max-grad-norm", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=1000)
@@ -256,10 +294,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
     parser.add_argument("--cpu", action="store_true", help="force CPU even when a GPU is present")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-only", action="store_true",
-                        help="re-score the checkpoint in --output-dir on its held-out cells (no training)")  # fmt: skip
+    parser.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="re-score the checkpoint in --output-dir on its held-out cells (no training)",
+    )
     args = parser.parse_args(argv)
-    args.command = "python -m txformers.training.pretrain_cellformer " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    args.command = "python -m txformers.training.pretrain_cellformer " + " ".join(
+        argv if argv is not None else __import__("sys").argv[1:]
+    )
     return args
 
 

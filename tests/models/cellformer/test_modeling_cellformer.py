@@ -31,9 +31,16 @@ GENES = ["IL2", "IFNG", "TNF", "CXCL13", "CCL5", "IL10", "TGFB1", "CD3E"]
 
 def tiny_config(**overrides) -> CellformerConfig:
     values = dict(
-        vocab_size=4 + len(GENES) + 2, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, n_bins=11, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=3,
-    )  # fmt: skip
+        vocab_size=4 + len(GENES) + 2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        n_bins=11,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        num_labels=3,
+    )
     values.update(overrides)
     return CellformerConfig(**values)
 
@@ -94,8 +101,9 @@ def test_masked_expression_loss_uses_masked_positions_only(tokenizer, counts):
     model = CellformerForMaskedExpressionModeling(tiny_config()).eval()
     enc = encode(tokenizer, counts)
     genes = gene_positions(enc["input_ids"], enc["attention_mask"], torch.tensor([0, 1, 2, 3, 12, 13]))
-    inputs, labels = mask_expression(dict(enc), genes, mask_bin=12, probability=0.3,
-                                     generator=torch.Generator().manual_seed(0))  # fmt: skip
+    inputs, labels = mask_expression(
+        dict(enc), genes, mask_bin=12, probability=0.3, generator=torch.Generator().manual_seed(0)
+    )
     out = model(**inputs, labels=labels)
     selected = labels != -100
     expected = F.cross_entropy(out.logits[selected], labels[selected])
@@ -133,8 +141,9 @@ def test_mask_expression_hides_only_genes_and_at_least_one_per_cell(tokenizer, c
     non_gene = torch.tensor(sorted(i for t, i in tokenizer.get_vocab().items() if t not in tokenizer.genes))
     genes = gene_positions(enc["input_ids"], enc["attention_mask"], non_gene)
     assert not genes[:, :2].any()  # <cls> and the study token are never genes
-    inputs, labels = mask_expression(dict(enc), genes, tokenizer.mask_bin, probability=0.0,
-                                     generator=torch.Generator().manual_seed(1))  # fmt: skip
+    inputs, labels = mask_expression(
+        dict(enc), genes, tokenizer.mask_bin, probability=0.0, generator=torch.Generator().manual_seed(1)
+    )
     chosen = labels != -100
     assert (chosen & ~genes).sum() == 0
     has_genes = genes.any(1)
@@ -180,7 +189,9 @@ def test_gene_order_does_not_matter(tokenizer, counts):
     enc = encode(tokenizer, counts[:1])
     n = int(enc["attention_mask"].sum())
     order = torch.cat([torch.tensor([0]), torch.arange(n - 1, 0, -1)])
-    permuted = {k: v[:, order] for k, v in enc.items() if k in ("input_ids", "expression_bins", "expression", "attention_mask")}
+    permuted = {
+        k: v[:, order] for k, v in enc.items() if k in ("input_ids", "expression_bins", "expression", "attention_mask")
+    }
     with torch.no_grad():
         assert torch.allclose(model(**enc).pooler_output, model(**permuted).pooler_output, atol=1e-5)
 
@@ -209,7 +220,12 @@ def test_save_load_roundtrip_and_strict_loading(tmp_path, tokenizer, counts):
     mlm = CellformerForMaskedExpressionModeling(tiny_config()).eval()
     mlm.save_pretrained(tmp_path / "mlm")
     config = json.loads((tmp_path / "mlm" / "config.json").read_text())
-    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForSequenceClassification"}
+    assert set(config["auto_map"]) == {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForMaskedLM",
+        "AutoModelForSequenceClassification",
+    }
     assert (tmp_path / "mlm" / "modeling_cellformer.py").is_file()
     enc = encode(tokenizer, counts)
     reloaded = CellformerForMaskedExpressionModeling.from_pretrained(tmp_path / "mlm").eval()
@@ -217,7 +233,9 @@ def test_save_load_roundtrip_and_strict_loading(tmp_path, tokenizer, counts):
         assert torch.equal(mlm(**enc).logits, reloaded(**enc).logits)
     # a classifier starts from the pretrained encoder with a fresh head
     classifier = CellformerForCellClassification.from_pretrained(tmp_path / "mlm", num_labels=4)
-    assert torch.equal(classifier.cellformer.embeddings.gene_embeddings.weight, mlm.cellformer.embeddings.gene_embeddings.weight)
+    assert torch.equal(
+        classifier.cellformer.embeddings.gene_embeddings.weight, mlm.cellformer.embeddings.gene_embeddings.weight
+    )
     # the Auto classes resolve to the right heads
     from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
@@ -263,14 +281,20 @@ def test_checkpoint_loads_without_txformers(tmp_path, tokenizer, counts):
     torch.manual_seed(0)
     register()
     labels = {0: "lung", 1: "renal", 2: "melanoma"}
-    model = CellformerForCellClassification(tiny_config(id2label=labels, label2id={v: k for k, v in labels.items()})).eval()
+    model = CellformerForCellClassification(
+        tiny_config(id2label=labels, label2id={v: k for k, v in labels.items()})
+    ).eval()
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
     completed = subprocess.run(
         [sys.executable, "-c", PORTABLE, str(tmp_path), json.dumps(counts.tolist()), json.dumps(GENES)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     (line,) = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
     result = json.loads(line[len("RESULT ") :])

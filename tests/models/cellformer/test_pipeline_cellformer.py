@@ -40,9 +40,17 @@ KEYS = ("input_ids", "expression_bins", "expression", "attention_mask")
 def model_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("model")
     tokenizer = GeneExpressionTokenizer.from_genes(PANEL, mode="bins", n_bins=11, max_length=len(PANEL) + 1)
-    config = CellformerConfig(vocab_size=tokenizer.vocab_size, n_bins=11, hidden_size=16, num_hidden_layers=1,
-                              num_attention_heads=2, intermediate_size=32, num_labels=3,
-                              id2label=dict(enumerate(LABELS)), label2id={c: i for i, c in enumerate(LABELS)})  # fmt: skip
+    config = CellformerConfig(
+        vocab_size=tokenizer.vocab_size,
+        n_bins=11,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+        id2label=dict(enumerate(LABELS)),
+        label2id={c: i for i, c in enumerate(LABELS)},
+    )
     torch.manual_seed(0)
     CellformerForCellClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -92,13 +100,20 @@ def test_samples_are_the_mean_of_their_cells(model_dir, adata):
 
 
 def test_dict_dataframe_and_list_inputs(model_dir, adata):
-    classify = CancerTypePipeline(model=CellformerForCellClassification.from_pretrained(model_dir),
-                                  tokenizer=GeneExpressionTokenizer.from_pretrained(model_dir), device="cpu")  # fmt: skip
+    classify = CancerTypePipeline(
+        model=CellformerForCellClassification.from_pretrained(model_dir),
+        tokenizer=GeneExpressionTokenizer.from_pretrained(model_dir),
+        device="cpu",
+    )
     X = np.asarray(adata.X)
     expected = _direct(model_dir, X, GENES)
-    from_dict = classify({"expression": X, "genes": GENES, "cells": adata.obs_names, "samples": list(adata.obs["sample"])},
-                         return_all_scores=True)  # fmt: skip
-    np.testing.assert_allclose([[c["scores"][label] for label in LABELS] for c in from_dict["cells"]], expected, atol=1e-6)
+    from_dict = classify(
+        {"expression": X, "genes": GENES, "cells": adata.obs_names, "samples": list(adata.obs["sample"])},
+        return_all_scores=True,
+    )
+    np.testing.assert_allclose(
+        [[c["scores"][label] for label in LABELS] for c in from_dict["cells"]], expected, atol=1e-6
+    )
     one = classify({"expression": X[0], "genes": GENES}, return_all_scores=True)
     assert len(one) == 1 and one[0]["cell"] == "0"
     np.testing.assert_allclose([one[0]["scores"][label] for label in LABELS], expected[0], atol=1e-6)
@@ -161,9 +176,14 @@ def test_bundled_checkpoint_runs_with_plain_transformers(tmp_path):
     X[:, -2:] += 40
     samples = ["s1", "s1", "s1", "s2", "s2", "s2"]
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", REMOTE, str(BUNDLED), json.dumps({"X": X.tolist(), "genes": genes,
-                           "samples": samples})], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", REMOTE, str(BUNDLED), json.dumps({"X": X.tolist(), "genes": genes, "samples": samples})],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     payload = json.loads(line[len("RESULT ") :])
@@ -178,14 +198,17 @@ def test_bundled_checkpoint_runs_with_plain_transformers(tmp_path):
     cells = payload["result"]["cells"]
     np.testing.assert_allclose([[c["scores"][label] for label in labels] for c in cells], expected, atol=1e-5)
     ids, mean = aggregate_by_sample(expected, np.array(samples))
-    np.testing.assert_allclose([[s["scores"][label] for label in labels] for s in payload["result"]["samples"]], mean,
-                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        [[s["scores"][label] for label in labels] for s in payload["result"]["samples"]], mean, atol=1e-5
+    )
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason=f"real data folder {SHARED} is absent")
 def test_bundled_checkpoint_on_real_wu2020_t_cells():
     cells = ad.read_h5ad(SHARED / "scrna" / "wu2020_200_tcells_4cancers.h5ad")
-    classify = pipeline("cancer-type-classification", model=str(BUNDLED), pipeline_class=CancerTypePipeline, device="cpu")
+    classify = pipeline(
+        "cancer-type-classification", model=str(BUNDLED), pipeline_class=CancerTypePipeline, device="cpu"
+    )
     result = classify(cells, sample_column="patient")
     assert len(result["cells"]) == cells.n_obs
     assert sorted(s["sample"] for s in result["samples"]) == sorted(set(cells.obs["patient"]))

@@ -81,7 +81,9 @@ def test_bootstrap_resamples_whole_patients():
 
 
 def test_panel_tokenizer_keeps_pretrained_ids():
-    pretrained = GeneExpressionTokenizer.from_genes(["ACTB", "IL2", "B2M", "IFNG"], mode="bins", n_bins=11, batch_tokens=["s"])
+    pretrained = GeneExpressionTokenizer.from_genes(
+        ["ACTB", "IL2", "B2M", "IFNG"], mode="bins", n_bins=11, batch_tokens=["s"]
+    )
     tok, missing = panel_tokenizer(pretrained, ["IFNG", "IL2", "IL10"])
     assert missing == ["IL10"]
     assert tok.genes == ["IL2", "IFNG"]

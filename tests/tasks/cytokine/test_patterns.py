@@ -32,7 +32,9 @@ def test_cytokine_pattern_table_on_a_hand_made_example():
     lung = table[table.cancer_type == "lung"].set_index("gene")
     renal = table[table.cancer_type == "renal"].set_index("gene")
     assert lung.loc["IFNG", "detection_rate"] == 1.0 and lung.loc["IFNG", "detection_rate_rest"] == pytest.approx(1 / 3)
-    assert lung.loc["IFNG", "mean_expression"] == 3.0 and lung.loc["IFNG", "mean_expression_rest"] == pytest.approx(1 / 3)
+    assert lung.loc["IFNG", "mean_expression"] == 3.0 and lung.loc["IFNG", "mean_expression_rest"] == pytest.approx(
+        1 / 3
+    )
     pooled = np.sqrt((1 * np.var([2, 4], ddof=1) + 2 * np.var([0, 0, 1], ddof=1)) / 3)
     assert lung.loc["IFNG", "cohens_d"] == pytest.approx((3 - 1 / 3) / pooled)
     assert lung.loc["IFNG", "auroc"] == 1.0
@@ -65,8 +67,15 @@ def test_integrated_gradients_are_complete():
     pytest.importorskip("captum")
     torch.manual_seed(0)
     tok = GeneExpressionTokenizer.from_genes(CYTOKINES, mode="bins", n_bins=11)
-    config = CellformerConfig(vocab_size=tok.vocab_size, n_bins=11, hidden_size=32, num_hidden_layers=2,
-                              num_attention_heads=4, intermediate_size=64, num_labels=2)  # fmt: skip
+    config = CellformerConfig(
+        vocab_size=tok.vocab_size,
+        n_bins=11,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        num_labels=2,
+    )
     model = CellformerForCellClassification(config).eval()
     X = np.array([[1.0, 2.0, 0.0, 3.0, 0.5, 0.0], [0.0, 0.0, 4.0, 1.0, 0.0, 2.0]])
     inputs = encode_cells(tok, X, CYTOKINES)

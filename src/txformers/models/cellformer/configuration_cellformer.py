@@ -94,7 +94,9 @@ class CellformerConfig(PretrainedConfig):
     ):
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"
+            )
         for name, value, choices in (
             ("value_encoding", value_encoding, VALUE_ENCODINGS),
             ("mlm_objective", mlm_objective, MLM_OBJECTIVES),

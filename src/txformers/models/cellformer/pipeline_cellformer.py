@@ -93,8 +93,13 @@ class CancerTypePipeline(ChunkPipeline):
         if kwargs:
             raise TypeError(f"unknown options for {type(self).__name__}: {sorted(kwargs)}")
         preprocess: dict[str, Any] = {}
-        for name, value in (("sample_column", sample_column), ("layer", layer), ("gene_column", gene_column),
-                            ("cell_batch_size", cell_batch_size), ("min_coverage", min_coverage)):  # fmt: skip
+        for name, value in (
+            ("sample_column", sample_column),
+            ("layer", layer),
+            ("gene_column", gene_column),
+            ("cell_batch_size", cell_batch_size),
+            ("min_coverage", min_coverage),
+        ):
             if value is not None:
                 preprocess[name] = value
         if cell_batch_size is not None and int(cell_batch_size) < 1:
@@ -118,19 +123,24 @@ class CancerTypePipeline(ChunkPipeline):
         report = self.tokenizer.gene_report(data, gene_names, gene_column=gene_column)
         if not report.present_genes:
             raise ValueError(
-                f"none of the model's {report.n_vocab_genes} panel genes is in the input ({report.n_input_genes} genes, "
-                f"e.g. {list(report.unknown_genes[:5])}); the panel: {list(self.tokenizer.genes)}. Use HGNC symbols "
-                "(or pass gene_column= for a var column of symbols)"
+                f"none of the model's {report.n_vocab_genes} panel genes is in the input ({report.n_input_genes} "
+                f"genes, e.g. {list(report.unknown_genes[:5])}); the panel: {list(self.tokenizer.genes)}. Use HGNC "
+                "symbols (or pass gene_column= for a var column of symbols)"
             )
         if report.coverage < LOW_COVERAGE:
             logger.warning(
-                f"only {len(report.present_genes)} of {report.n_vocab_genes} panel genes ({report.coverage:.0%}) are in "
-                f"the input; missing: {report.missing_genes[:20]}. Calls rest on the genes present."
+                f"only {len(report.present_genes)} of {report.n_vocab_genes} panel genes ({report.coverage:.0%}) are "
+                f"in the input; missing: {report.missing_genes[:20]}. Calls rest on the genes present."
             )
         encoded = self.tokenizer(
-            data, gene_names, mode="bins", layer=layer, gene_column=gene_column, min_coverage=min_coverage,
+            data,
+            gene_names,
+            mode="bins",
+            layer=layer,
+            gene_column=gene_column,
+            min_coverage=min_coverage,
             return_tensors="pt",
-        )  # fmt: skip
+        )
         n_cells = int(encoded["input_ids"].shape[0])
         if cells is None:
             cells = [str(i) for i in range(n_cells)]
@@ -143,9 +153,11 @@ class CancerTypePipeline(ChunkPipeline):
             stop = min(start + step, n_cells)
             chunk = {key: encoded[key][start:stop] for key in MODEL_INPUTS}
             chunk.update(
-                cells=list(cells[start:stop]), genes_detected=detected[start:stop],
-                samples=None if samples is None else list(samples[start:stop]), is_last=stop >= n_cells,
-            )  # fmt: skip
+                cells=list(cells[start:stop]),
+                genes_detected=detected[start:stop],
+                samples=None if samples is None else list(samples[start:stop]),
+                is_last=stop >= n_cells,
+            )
             yield chunk
 
     # ------------------------------------------------------------------ forward
@@ -165,8 +177,12 @@ class CancerTypePipeline(ChunkPipeline):
         best = proba.argmax(1) if len(proba) else np.zeros(0, dtype=int)
         results = []
         for row, cell in enumerate(cells):
-            result = {"cell": str(cell), "label": self.labels[best[row]], "score": float(proba[row, best[row]]),
-                      "genes_detected": int(detected[row])}  # fmt: skip
+            result = {
+                "cell": str(cell),
+                "label": self.labels[best[row]],
+                "score": float(proba[row, best[row]]),
+                "genes_detected": int(detected[row]),
+            }
             if return_all_scores:
                 result["scores"] = {label: float(p) for label, p in zip(self.labels, proba[row])}
             results.append(result)
@@ -177,8 +193,12 @@ class CancerTypePipeline(ChunkPipeline):
         per_sample = []
         for row, sample in enumerate(ids):
             top = int(mean[row].argmax())
-            entry = {"sample": str(sample), "label": self.labels[top], "score": float(mean[row, top]),
-                     "n_cells": int(counts[row])}  # fmt: skip
+            entry = {
+                "sample": str(sample),
+                "label": self.labels[top],
+                "score": float(mean[row, top]),
+                "n_cells": int(counts[row]),
+            }
             if return_all_scores:
                 entry["scores"] = {label: float(p) for label, p in zip(self.labels, mean[row])}
             per_sample.append(entry)
@@ -215,14 +235,20 @@ def _unpack(inputs: Any, sample_column: str | None) -> tuple[Any, Sequence[Any] 
         if sample_column is not None and samples is None:
             raise ValueError("sample_column is for AnnData inputs; give a dict input its 'samples' (one id per cell)")
         cells = inputs.get("cells")
-        return (expression, list(inputs["genes"]), None if cells is None else [str(c) for c in cells],
-                None if samples is None else [str(s) for s in samples])  # fmt: skip
+        return (
+            expression,
+            list(inputs["genes"]),
+            None if cells is None else [str(c) for c in cells],
+            None if samples is None else [str(s) for s in samples],
+        )
     if hasattr(inputs, "columns") and hasattr(inputs, "index"):  # pandas DataFrame, cells x genes
         if sample_column is not None:
             raise ValueError("sample_column is for AnnData inputs; give a dict input with 'samples' instead")
         return inputs, None, [str(name) for name in inputs.index], None
     kind = type(inputs).__name__
-    raise TypeError(f"CancerTypePipeline takes an AnnData, a dict(expression=..., genes=...) or a DataFrame, got {kind}")
+    raise TypeError(
+        f"CancerTypePipeline takes an AnnData, a dict(expression=..., genes=...) or a DataFrame, got {kind}"
+    )
 
 
 __all__ = ["TASK", "CancerTypePipeline", "aggregate_by_sample"]

@@ -63,7 +63,9 @@ class CellTable:
     report: dict[str, Any]
 
     def subset(self, keep: np.ndarray) -> CellTable:
-        fields = {name: getattr(self, name)[keep] for name in ("X", "y", "patient", "sample", "study", "cell_type", "tissue")}
+        fields = {
+            name: getattr(self, name)[keep] for name in ("X", "y", "patient", "sample", "study", "cell_type", "tissue")
+        }
         return CellTable(genes=self.genes, classes=self.classes, report=self.report, **fields)
 
 
@@ -110,7 +112,9 @@ def protocol_groups(
     raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
-def grouped_folds(y: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def grouped_folds(
+    y: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``StratifiedGroupKFold`` folds (train, test indices); raises if a group ever lands on both sides."""
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -166,7 +170,9 @@ def bootstrap_ci(
         index = np.concatenate([members[g] for g in rng.integers(0, len(names), size=len(names))])
         truth, predicted = y_true[index], y_pred[index]
         accuracy.append(float((truth == predicted).mean()))
-        macro_f1.append(float(f1_score(truth, predicted, labels=sorted(set(truth.tolist())), average="macro", zero_division=0)))
+        macro_f1.append(
+            float(f1_score(truth, predicted, labels=sorted(set(truth.tolist())), average="macro", zero_division=0))
+        )
     interval = lambda values: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]  # noqa: E731
     return {"accuracy": interval(accuracy), "macro_f1": interval(macro_f1), "n_boot": n_boot}
 
@@ -213,11 +219,19 @@ def panel_tokenizer(pretrained: GeneExpressionTokenizer, genes: list[str]) -> tu
     missing = [gene for gene in genes if gene not in known]
     panel = {**specials, **{gene: pretrained.convert_tokens_to_ids(gene) for gene in known}}
     tokenizer = GeneExpressionTokenizer(
-        vocab=panel, mode="bins", n_bins=pretrained.n_bins, bin_pad_value=pretrained.bin_pad_value,
-        max_length=len(known) + 1, sampling="top", normalize="auto", target_sum=pretrained.target_sum,
-        pad_token=pretrained.pad_token, cls_token=pretrained.cls_token, mask_token=pretrained.mask_token,
+        vocab=panel,
+        mode="bins",
+        n_bins=pretrained.n_bins,
+        bin_pad_value=pretrained.bin_pad_value,
+        max_length=len(known) + 1,
+        sampling="top",
+        normalize="auto",
+        target_sum=pretrained.target_sum,
+        pad_token=pretrained.pad_token,
+        cls_token=pretrained.cls_token,
+        mask_token=pretrained.mask_token,
         unk_token=pretrained.unk_token,
-    )  # fmt: skip
+    )
     return tokenizer, missing
 
 
@@ -228,7 +242,9 @@ def encode_cells(tokenizer: GeneExpressionTokenizer, X: np.ndarray, genes: list[
 
 
 @torch.no_grad()
-def predict_proba(model: CellformerForCellClassification, inputs: dict[str, torch.Tensor], batch_size: int = 256) -> np.ndarray:
+def predict_proba(
+    model: CellformerForCellClassification, inputs: dict[str, torch.Tensor], batch_size: int = 256
+) -> np.ndarray:
     model.eval()
     n = len(inputs["input_ids"])
     parts = [
@@ -241,13 +257,20 @@ def predict_proba(model: CellformerForCellClassification, inputs: dict[str, torc
 # ----------------------------------------------------------------------------- evaluation
 def coarse_cell_types(labels: np.ndarray) -> list[str]:
     """T cell / B cell / myeloid / mast / NK / other / unannotated, from free-text cell-type labels."""
-    rules = [("T cell", T_CELL_PATTERN), ("B cell", r"\bb[- ]?cells?\b|plasma"), ("NK", r"\bnk\b"),
-             ("myeloid", r"macrophage|monocyte|dendritic|microglia|\bdcs?\b|myeloid"), ("mast", r"\bmast")]  # fmt: skip
+    rules = [
+        ("T cell", T_CELL_PATTERN),
+        ("B cell", r"\bb[- ]?cells?\b|plasma"),
+        ("NK", r"\bnk\b"),
+        ("myeloid", r"macrophage|monocyte|dendritic|microglia|\bdcs?\b|myeloid"),
+        ("mast", r"\bmast"),
+    ]
     compiled = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in rules]
     out = []
     for label in labels:
         text = str(label)
-        out.append(next((name for name, pattern in compiled if pattern.search(text)), "other" if text else "unannotated"))
+        out.append(
+            next((name for name, pattern in compiled if pattern.search(text)), "other" if text else "unannotated")
+        )
     return out
 
 

@@ -108,9 +108,14 @@ class CellStream(IterableDataset):
                         continue
                     seed = self.seed if self.split == "eval" else hash((self.seed, epoch, sample_index, start)) % 2**31
                     encoded = self.tokenizer(
-                        chunk[rows], gene_names=opened.gene_names, mode="bins", batch=[spec.study] * len(rows),
-                        normalize=_normalize_flag(spec), sampling="random", seed=seed,
-                    )  # fmt: skip
+                        chunk[rows],
+                        gene_names=opened.gene_names,
+                        mode="bins",
+                        batch=[spec.study] * len(rows),
+                        normalize=_normalize_flag(spec),
+                        sampling="random",
+                        seed=seed,
+                    )
                     lengths = encoded["attention_mask"].sum(1)
                     for i, length in enumerate(lengths):
                         yield {
@@ -250,7 +255,9 @@ def evaluate_masked_expression(
         ids = batch["input_ids"][chosen].numpy()
         visible = (genes & ~chosen).numpy()
         cell_hist = np.zeros((len(batch["input_ids"]), n_bins))
-        np.add.at(cell_hist, (np.nonzero(visible)[0], np.minimum(batch["expression_bins"].numpy()[visible], n_bins - 1)), 1)
+        np.add.at(
+            cell_hist, (np.nonzero(visible)[0], np.minimum(batch["expression_bins"].numpy()[visible], n_bins - 1)), 1
+        )
         no_visible = cell_hist.sum(1) == 0
         cell_hist[no_visible] = overall
         probabilities = logits[chosen].softmax(-1).numpy()

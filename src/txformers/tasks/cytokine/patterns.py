@@ -61,9 +61,19 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = [
-    "cancer_type", "gene", "family", "n_cells", "detection_rate", "detection_rate_rest", "mean_expression",
-    "mean_expression_rest", "cohens_d", "auroc", "attribution", "rank",
-]  # fmt: skip
+    "cancer_type",
+    "gene",
+    "family",
+    "n_cells",
+    "detection_rate",
+    "detection_rate_rest",
+    "mean_expression",
+    "mean_expression_rest",
+    "cohens_d",
+    "auroc",
+    "attribution",
+    "rank",
+]
 
 
 def cytokine_pattern_table(
@@ -174,9 +184,12 @@ def integrated_gradients(
         genes = part["attention_mask"].bool() & torch.isin(part["input_ids"], torch.tensor(list(column)))
         baseline = values.masked_fill(genes, 0)
         attributions = explainer.attribute(
-            values, baselines=baseline, target=torch.as_tensor(targets[start : start + batch_size]),
-            additional_forward_args=(part["input_ids"], part["attention_mask"], part.get(other_key)), n_steps=n_steps,
-        )  # fmt: skip
+            values,
+            baselines=baseline,
+            target=torch.as_tensor(targets[start : start + batch_size]),
+            additional_forward_args=(part["input_ids"], part["attention_mask"], part.get(other_key)),
+            n_steps=n_steps,
+        )
         per_token = attributions.sum(-1).detach().numpy() * genes.numpy()
         rows, positions = np.nonzero(genes.numpy())
         for row, position in zip(rows, positions):
@@ -197,7 +210,9 @@ def top_genes(table: pd.DataFrame, top: int = 5) -> dict[str, list[dict[str, Any
     tidy = lambda v: (None if np.isnan(v) else round(v, 4)) if isinstance(v, float) else v  # noqa: E731 (NaN: not JSON)
     rows = top_rows(table, top)
     return {
-        cancer: [{k: tidy(v) for k, v in row.items()} for row in rows[rows["cancer_type"] == cancer][keep].to_dict("records")]
+        cancer: [
+            {k: tidy(v) for k, v in row.items()} for row in rows[rows["cancer_type"] == cancer][keep].to_dict("records")
+        ]
         for cancer in sorted(table["cancer_type"].unique())
     }
 
@@ -235,13 +250,19 @@ def cells_from_h5ad(
     if label_column not in adata.obs.columns:
         raise ValueError(f"{path}: no obs column {label_column!r} (columns: {list(adata.obs.columns)[:20]})")
     labels = adata.obs[label_column].astype(object).to_numpy()
-    unlabelled = np.array([label is None or (isinstance(label, float) and np.isnan(label)) or str(label).strip() == ""
-                           for label in labels])  # fmt: skip
+    unlabelled = np.array(
+        [
+            label is None or (isinstance(label, float) and np.isnan(label)) or str(label).strip() == ""
+            for label in labels
+        ]
+    )
     panel = GeneExpressionTokenizer.from_genes(list(genes) if genes is not None else cytokine_genes(), mode="panel")
     scale = GeneExpressionTokenizer.detect_scale(adata, layer=layer)
     if scale == "scaled":
-        raise ValueError(f"{path}: the expression has negative values (scaled or z-scored); give raw counts or "
-                         "log-normalised values (e.g. --layer counts)")  # fmt: skip
+        raise ValueError(
+            f"{path}: the expression has negative values (scaled or z-scored); give raw counts or "
+            "log-normalised values (e.g. --layer counts)"
+        )
     try:
         encoded = panel(adata, mode="panel", layer=layer, gene_column=gene_column, min_coverage=0.0)
     except GeneCoverageError as error:
@@ -249,13 +270,23 @@ def cells_from_h5ad(
     present = ~encoded["missing_mask"][0] if len(encoded["missing_mask"]) else np.zeros(len(panel.genes), dtype=bool)
     kept_genes = [gene for gene, keep in zip(panel.genes, present) if keep]
     X = np.asarray(encoded["expression"], dtype=np.float64)[~unlabelled][:, present]
-    info = {"source": str(path), "label_column": label_column, "scale": scale, "cells_without_label": int(unlabelled.sum()),
-            "panel_genes_missing": [gene for gene, keep in zip(panel.genes, present) if not keep]}  # fmt: skip
+    info = {
+        "source": str(path),
+        "label_column": label_column,
+        "scale": scale,
+        "cells_without_label": int(unlabelled.sum()),
+        "panel_genes_missing": [gene for gene, keep in zip(panel.genes, present) if not keep],
+    }
     return X, kept_genes, np.asarray(labels[~unlabelled]).astype(str), info
 
 
 def model_attributions(
-    model_dir: str | Path, X: np.ndarray, genes: Sequence[str], labels: np.ndarray, n_steps: int = 32, batch_size: int = 64
+    model_dir: str | Path,
+    X: np.ndarray,
+    genes: Sequence[str],
+    labels: np.ndarray,
+    n_steps: int = 32,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Cells x genes integrated-gradients attribution of each gene toward the cell's own label, from a saved
     ``CellformerForCellClassification`` (and its tokenizer) in ``model_dir``; genes outside the model's
@@ -326,9 +357,12 @@ def run_patterns(
             mask = studies == study
             if len(set(labels[mask])) >= 2:
                 part = cytokine_pattern_table(np.asarray(X)[mask], genes, labels[mask])
-                within[study] = {"cells_per_cancer_type": {str(k): int(v) for k, v in
-                                                           pd.Series(labels[mask]).value_counts().sort_index().items()},
-                                 "top_genes": top_genes(part)}  # fmt: skip
+                within[study] = {
+                    "cells_per_cancer_type": {
+                        str(k): int(v) for k, v in pd.Series(labels[mask]).value_counts().sort_index().items()
+                    },
+                    "top_genes": top_genes(part),
+                }
     one_study_each = studies is not None and all(len(set(studies[labels == name])) == 1 for name in counts.index)
     result = {
         **(summary or {}),
@@ -394,8 +428,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "samples": len(cells.report.get("samples", [])),
             "studies_per_cancer_type": {name: block["studies"] for name, block in confound["per_cancer"].items()},
         }
-    result = run_patterns(X, genes, labels, args.output_dir, args.model, n_steps=args.n_steps, top=args.top,
-                          summary=summary, studies=None if args.h5ad else studies)  # fmt: skip
+    result = run_patterns(
+        X,
+        genes,
+        labels,
+        args.output_dir,
+        args.model,
+        n_steps=args.n_steps,
+        top=args.top,
+        summary=summary,
+        studies=None if args.h5ad else studies,
+    )
     print(json.dumps(result["top_genes"], indent=1, default=str))
     return result
 
