@@ -28,17 +28,25 @@ def _designed_sites(examples: Path) -> dict[str, tuple[int, int]]:
     return sites
 
 
+def _safe_name(name: str) -> str:
+    """A file-name-safe version of a sequence name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "sequence"
+
+
 def section_splice_sites(demo: Demo) -> str:
     import numpy as np
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from ...cli.splice import CONVENTION, _model_config, _read_fasta, _safe_name
     from ...models.splicebert.pipeline_splicebert import SpliceSitePipeline, splice_site_label_ids
     from ...plotting import plot_splice_track
     from ...tokenizers import NucleotideTokenizer
+    from ..splicing.sites import CONVENTION, read_named_sequences
 
     model_dir = demo.checkpoint("splicebert-small-splice-sites")
-    config = _model_config(model_dir, "a fine-tuned splice-site model")
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"cannot read the model config in {model_dir}: {error}") from None
     try:
         splice_site_label_ids(config)
     except ValueError as error:
@@ -46,7 +54,10 @@ def section_splice_sites(demo: Demo) -> str:
     window = getattr(config, "window_size", None)
     if not window:
         raise UserError(f"{model_dir}: the config has no window_size (the training window)")
-    records = _read_fasta(demo.examples / "minigenes.fa")
+    try:
+        records = read_named_sequences(demo.examples / "minigenes.fa")
+    except ValueError as error:
+        raise UserError(str(error)) from None
     designed = _designed_sites(demo.examples)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(demo.device).eval()
     finder = SpliceSitePipeline(
