@@ -36,13 +36,14 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import best_of  # noqa: E402
+
+from txformers.datasets.cells import read_cells  # noqa: E402
+from txformers.hub import SHARED_DATA  # noqa: E402
 from txformers.tokenizers.tokenization_gene_expression import GeneExpressionTokenizer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "data" / "scrna" / "wu2020_200_tcells_4cancers.h5ad"
+REAL = SHARED_DATA / "scrna" / "wu2020_200_tcells_4cancers.h5ad"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -80,9 +81,7 @@ def synthetic_counts(n_cells: int, n_genes: int, density: float, seed: int = 0, 
 
 def real_counts(path: Path):
     """The real wu2020 raw counts, restricted to genes detected in at least one cell (totals unchanged)."""
-    import anndata as ad
-
-    adata = ad.read_h5ad(path)
+    adata = read_cells(path)
     X = adata.X.tocsr()
     detected = np.asarray((X != 0).sum(axis=0)).ravel() > 0
     adata = adata[:, detected].copy()
@@ -91,8 +90,17 @@ def real_counts(path: Path):
 
 
 # ----------------------------------------------------------------------------- peers
-def geneformer_rank(adata, token_ids: np.ndarray, medians: np.ndarray, model_input_size: int,
-                    cls_id: int, eos_id: int, pad_id: int, chunk_size: int = 512, kind: str = "quicksort"):
+def geneformer_rank(
+    adata,
+    token_ids: np.ndarray,
+    medians: np.ndarray,
+    model_input_size: int,
+    cls_id: int,
+    eos_id: int,
+    pad_id: int,
+    chunk_size: int = 512,
+    kind: str = "quicksort",
+):
     """Geneformer's rank value encoding, transcribed from `geneformer/tokenizer.py` (Geneformer V2):
     `TranscriptomeTokenizer.tokenize_anndata` with `rank_genes`, then `format_cell_features` with
     `special_token=True`; finally padded to one array as the collator does. Every gene of ``adata`` is in
@@ -162,8 +170,10 @@ def load_scgpt():
         torchtext.vocab = vocab
         sys.modules.update({"torchtext": torchtext, "torchtext.vocab": vocab})
     modules = []
-    for name, path in (("scgpt.preprocess", root / "preprocess.py"),
-                       ("scgpt.tokenizer.gene_tokenizer", root / "tokenizer" / "gene_tokenizer.py")):
+    for name, path in (
+        ("scgpt.preprocess", root / "preprocess.py"),
+        ("scgpt.tokenizer.gene_tokenizer", root / "tokenizer" / "gene_tokenizer.py"),
+    ):
         module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
@@ -186,15 +196,30 @@ def scgpt_bins(scgpt, adata, gene_ids: np.ndarray, max_len: int, vocab: dict, si
     try:
         data = ad.AnnData(adata.X)  # fresh object: the Preprocessor adds layers in place
         preprocess.Preprocessor(
-            use_key="X", filter_gene_by_counts=False, filter_cell_by_counts=False, normalize_total=1e4,
-            result_normed_key="X_normed", log1p=True, result_log1p_key="X_log1p", subset_hvg=False,
-            binning=51, result_binned_key="X_binned",
+            use_key="X",
+            filter_gene_by_counts=False,
+            filter_cell_by_counts=False,
+            normalize_total=1e4,
+            result_normed_key="X_normed",
+            log1p=True,
+            result_log1p_key="X_log1p",
+            subset_hvg=False,
+            binning=51,
+            result_binned_key="X_binned",
         )(data)
     finally:
         preprocess._digitize = original
     return gene_tokenizer.tokenize_and_pad_batch(
-        data.layers["X_binned"], gene_ids, max_len=max_len, vocab=vocab, pad_token="<pad>", pad_value=-2,
-        append_cls=True, include_zero_gene=False, cls_token="<cls>", return_pt=True,
+        data.layers["X_binned"],
+        gene_ids,
+        max_len=max_len,
+        vocab=vocab,
+        pad_token="<pad>",
+        pad_value=-2,
+        append_cls=True,
+        include_zero_gene=False,
+        cls_token="<cls>",
+        return_pt=True,
     )
 
 
@@ -239,8 +264,9 @@ def bench_rank(adata, repeats: int, max_length: int, label: str) -> None:
         return tok(adata)["input_ids"]
 
     def run_peer(kind="quicksort"):
-        return geneformer_rank(adata, token_ids, medians, max_length + 1, tok.cls_token_id, eos_id,
-                               tok.pad_token_id, kind=kind)
+        return geneformer_rank(
+            adata, token_ids, medians, max_length + 1, tok.cls_token_id, eos_id, tok.pad_token_id, kind=kind
+        )
 
     ours = gene_rows(run_ours(), special)
     peer = gene_rows(run_peer(), special)
@@ -251,12 +277,18 @@ def bench_rank(adata, repeats: int, max_length: int, label: str) -> None:
     equivalent = equivalent_up_to_ties(adata, medians, token_ids, ours, peer)
     truncated = sum(len(a) == max_length - 1 for a in ours)
     t_ours, t_peer = best_of(run_ours, repeats), best_of(run_peer, repeats)
-    print(f"[rank vs Geneformer, {label}] max_length {max_length} (<cls> + {max_length - 1} genes), "
-          f"{truncated}/{n} cells truncated")
-    print(f"  identical gene order: {identical}/{n} cells vs Geneformer (np.argsort, unstable on ties), "
-          f"{identical_stable}/{n} vs Geneformer with stable argsort")
-    print(f"  same score at every rank (differences only among scores equal to 1e-6, i.e. ties up to "
-          f"rounding): {equivalent}/{n} cells")
+    print(
+        f"[rank vs Geneformer, {label}] max_length {max_length} (<cls> + {max_length - 1} genes), "
+        f"{truncated}/{n} cells truncated"
+    )
+    print(
+        f"  identical gene order: {identical}/{n} cells vs Geneformer (np.argsort, unstable on ties), "
+        f"{identical_stable}/{n} vs Geneformer with stable argsort"
+    )
+    print(
+        f"  same score at every rank (differences only among scores equal to 1e-6, i.e. ties up to "
+        f"rounding): {equivalent}/{n} cells"
+    )
     print(f"  txformers GeneExpressionTokenizer : {n / t_ours:10.0f} cells/s")
     print(f"  Geneformer tokenize_anndata recipe: {n / t_peer:10.0f} cells/s")
     print(f"  ratio (txformers / Geneformer)    : {t_peer / t_ours:10.1f}x")
@@ -291,10 +323,15 @@ def bench_bins(adata, repeats: int, scgpt, label: str) -> None:
     t_ours, t_peer = best_of(run_ours, repeats), best_of(run_peer, repeats)
     print(f"[bins vs scGPT, {label}] n_bins 51, max_length {max_length} (every detected gene kept)")
     for side, genes_equal, cells, values in report:
-        name = "scGPT default _digitize(side='both'), random bin on edge ties" if side == "both" else \
-            "scGPT with _digitize(side='one') = np.digitize"
-        print(f"  vs {name}: gene ids identical: {'yes' if genes_equal else 'NO'}; bins identical in "
-              f"{cells}/{n} cells, {values / total:.2%} of {total} values")
+        name = (
+            "scGPT default _digitize(side='both'), random bin on edge ties"
+            if side == "both"
+            else "scGPT with _digitize(side='one') = np.digitize"
+        )
+        print(
+            f"  vs {name}: gene ids identical: {'yes' if genes_equal else 'NO'}; bins identical in "
+            f"{cells}/{n} cells, {values / total:.2%} of {total} values"
+        )
     print(f"  txformers GeneExpressionTokenizer       : {n / t_ours:10.0f} cells/s")
     print(f"  scGPT Preprocessor + tokenize_and_pad   : {n / t_peer:10.0f} cells/s")
     print(f"  ratio (txformers / scGPT)               : {t_peer / t_ours:10.1f}x")
@@ -320,16 +357,24 @@ def main() -> None:
         try:
             scgpt = load_scgpt()
         except ImportError as error:
-            print(f"bins mode: scGPT peer skipped ({error}); install it for the benchmark only with "
-                  "`pip install scanpy && pip install --no-deps scgpt`")
+            print(
+                f"bins mode: scGPT peer skipped ({error}); install it for the benchmark only with "
+                "`pip install scanpy && pip install --no-deps scgpt`"
+            )
 
     start = time.perf_counter()
-    datasets = [(f"synthetic NB {args.cells} cells x {args.genes} genes",
-                 synthetic_counts(args.cells, args.genes, args.density, args.seed))]
+    datasets = [
+        (
+            f"synthetic NB {args.cells} cells x {args.genes} genes",
+            synthetic_counts(args.cells, args.genes, args.density, args.seed),
+        )
+    ]
     X = datasets[0][1].X
-    print(f"synthetic counts: {X.shape[0]} x {X.shape[1]}, density {X.nnz / np.prod(X.shape):.2%}, "
-          f"genes detected per cell median {int(np.median(np.diff(X.indptr)))} "
-          f"(max {np.diff(X.indptr).max()}), made in {time.perf_counter() - start:.0f} s (seed {args.seed})")
+    print(
+        f"synthetic counts: {X.shape[0]} x {X.shape[1]}, density {X.nnz / np.prod(X.shape):.2%}, "
+        f"genes detected per cell median {int(np.median(np.diff(X.indptr)))} "
+        f"(max {np.diff(X.indptr).max()}), made in {time.perf_counter() - start:.0f} s (seed {args.seed})"
+    )
     if not args.no_real:
         if REAL.exists():
             adata = real_counts(REAL)

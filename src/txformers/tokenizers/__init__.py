@@ -1,11 +1,7 @@
-"""Tokenizers: nucleotide (SpliceBERT), SMILES and gene-expression."""
+"""Tokenizers: nucleotide (SpliceBERT), SMILES and gene-expression (with gene matching and expression encodings)."""
 
-from .tokenization_gene_expression import (
-    GeneCoverageError,
-    GeneExpressionTokenizer,
-    GeneMatchReport,
-    build_vocab_from_adata,
-)
+from .gene_vocabulary import GeneCoverageError, GeneMatcher, GeneMatchReport, build_vocab_from_adata, canonical_gene_id
+from .tokenization_gene_expression import GeneExpressionTokenizer
 from .tokenization_nucleotide import (
     InvalidNucleotideError,
     NucleotideTokenizer,
@@ -18,7 +14,9 @@ __all__ = [
     "GeneCoverageError",
     "GeneExpressionTokenizer",
     "GeneMatchReport",
+    "GeneMatcher",
     "build_vocab_from_adata",
+    "canonical_gene_id",
     "InvalidNucleotideError",
     "InvalidSmilesError",
     "NucleotideTokenizer",

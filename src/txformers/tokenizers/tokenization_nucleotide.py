@@ -244,7 +244,9 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
         if return_tensors == "pt":  # zero-copy: torch.tensor() would copy every array
             import torch
 
-            data = {key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in data.items()}
+            data = {
+                key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in data.items()
+            }
             return BatchEncoding(data)
         return BatchEncoding(data, tensor_type=return_tensors)
 

@@ -57,9 +57,7 @@ from transformers import PreTrainedTokenizerFast
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # Schwaller et al. 2019 (Molecular Transformer), as used by rxnfp / the IBM RXN models.
-SMILES_REGEX = (
-    r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
-)
+SMILES_REGEX = r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
 _SMILES_PATTERN = re.compile(SMILES_REGEX)
 # OpenSMILES bracket atom: isotope, symbol, chirality, hydrogens, charge, atom class.
 _BRACKET_ATOM = re.compile(

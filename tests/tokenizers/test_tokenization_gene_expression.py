@@ -19,17 +19,12 @@ import scipy.sparse as sp
 import torch
 
 from txformers.data import CYTOKINE_GENES_FILE, cytokine_genes
-from txformers.tokenizers.tokenization_gene_expression import (
-    GeneCoverageError,
-    GeneExpressionTokenizer,
-    _rank_within_rows,
-    _sort_within_rows,
-    build_vocab_from_adata,
-    canonical_gene_id,
-)
+from txformers.datasets.cells import read_cells
+from txformers.hub import SHARED_DATA as SHARED
+from txformers.tokenizers.expression_encoding import rank_within_rows, sort_within_rows
+from txformers.tokenizers.gene_vocabulary import GeneCoverageError, build_vocab_from_adata, canonical_gene_id
+from txformers.tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WU2020 = SHARED / "scrna" / "wu2020_200_tcells_4cancers.h5ad"
 SHARED_CYTOKINES = SHARED / "cytokine" / "human_cytokine_ligand_genes.tsv"
 ENTREZ_MAP = SHARED / "drug" / "reference" / "entrez_to_hgnc_symbol_march_2019.txt"
@@ -232,7 +227,7 @@ def test_rank_within_rows_matches_a_per_row_stable_sort(positive):
     if not positive:
         score[5] = 0.0  # a zero score takes np.lexsort; the result must not change
     labels = np.arange(70) * 10 + 5
-    out, kept = _rank_within_rows(rows, cols, score, 300, 40, labels, fill=-1, offset=2)
+    out, kept = rank_within_rows(rows, cols, score, 300, 40, labels, fill=-1, offset=2)
     assert out.shape == (300, 2 + 40) and (out[:, :2] == -1).all()
     assert kept.tolist() == np.minimum(lengths, 40).tolist()
     for row in range(300):
@@ -242,10 +237,10 @@ def test_rank_within_rows_matches_a_per_row_stable_sort(positive):
         assert (out[row, 2 + len(expected) :] == -1).all()
     for descending in (False, True):  # the same sort, as an order of the entries
         expected = np.lexsort((-score if descending else score, rows))
-        assert _sort_within_rows(rows, score, descending).tolist() == expected.tolist()
+        assert sort_within_rows(rows, score, descending).tolist() == expected.tolist()
         shuffled = rng.permutation(len(rows))  # rows not grouped
         expected = np.lexsort((-score[shuffled] if descending else score[shuffled], rows[shuffled]))
-        assert _sort_within_rows(rows[shuffled], score[shuffled], descending).tolist() == expected.tolist()
+        assert sort_within_rows(rows[shuffled], score[shuffled], descending).tolist() == expected.tolist()
 
 
 def test_bins_random_sampling_is_seeded():
@@ -447,9 +442,11 @@ def _saved(tmp_path) -> tuple[GeneExpressionTokenizer, Path]:
 def test_save_and_load_round_trip(tmp_path):
     tok, folder = _saved(tmp_path)
     assert sorted(os.listdir(folder)) == [
+        "expression_encoding.py",
         "gene_id_map.json",
         "gene_medians.json",
         "gene_vocab.json",
+        "gene_vocabulary.py",
         "tokenization_gene_expression.py",
         "tokenizer_config.json",
     ]
@@ -491,7 +488,11 @@ def test_loads_without_txformers(tmp_path):
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "HF_MODULES_CACHE": str(tmp_path / "modules")},
     )
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
@@ -513,7 +514,7 @@ def test_shipped_cytokine_gene_list():
     not (WU2020.exists() and SHARED_CYTOKINES.exists()), reason="needs ../shared/data (wu2020, cytokine list)"
 )
 def test_wu2020_cytokine_panel_in_all_modes():
-    adata = ad.read_h5ad(WU2020)
+    adata = read_cells(WU2020)
     panel = pd.read_csv(SHARED_CYTOKINES, sep="\t")["gene"].tolist()
     tok = GeneExpressionTokenizer.from_genes(panel, mode="panel", max_length=32)
     report = tok.gene_report(adata)

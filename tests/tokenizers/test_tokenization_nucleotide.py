@@ -7,10 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import SHARED_DATA, requires_shared_data
 from txformers import InvalidNucleotideError, NucleotideTokenizer
 from txformers.tokenizers.tokenization_nucleotide import stitch_windows, window_spans
-
-from .conftest import SHARED_DATA, requires_shared_data
 
 CLS, SEP, PAD = 2, 3, 0
 IDS = {"N": 5, "A": 6, "C": 7, "G": 8, "T": 9}
