@@ -84,7 +84,8 @@ import scipy.sparse as sp
 import datasets
 
 from ..data import cytokine_genes
-from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer, canonical_gene_id
+from ..tokenizers.gene_vocabulary import canonical_gene_id
+from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 from .scrna_samples import (
     IMMUNE_LABEL_PATTERN,
     OpenSample,

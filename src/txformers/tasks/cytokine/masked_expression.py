@@ -24,7 +24,8 @@ from torch.utils.data import IterableDataset
 
 from ...datasets.scrna_samples import SampleSpec, open_sample
 from ...models.cellformer import CellformerForMaskedExpressionModeling
-from ...tokenizers.tokenization_gene_expression import GeneExpressionTokenizer, canonical_gene_id
+from ...tokenizers.gene_vocabulary import canonical_gene_id
+from ...tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
 
 def _normalize_flag(spec: SampleSpec) -> bool | str:

@@ -244,7 +244,8 @@ def cells_from_h5ad(
     """
     from ...data import cytokine_genes
     from ...datasets.cells import read_cells
-    from ...tokenizers.tokenization_gene_expression import GeneCoverageError, GeneExpressionTokenizer
+    from ...tokenizers.gene_vocabulary import GeneCoverageError
+    from ...tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
     adata = read_cells(path)
     if label_column not in adata.obs.columns:
