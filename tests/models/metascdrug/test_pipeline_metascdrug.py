@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ pytest.importorskip("rdkit")
 
 from transformers import pipeline  # noqa: E402
 
+from txformers.hub import CHECKPOINTS, REPO_ROOT  # noqa: E402
 from txformers.models.metascdrug import (  # noqa: E402
     DrugResponsePipeline,
     GenePanelOverlapError,
@@ -26,22 +26,30 @@ from txformers.models.metascdrug import (  # noqa: E402
     MetaScDrugProcessor,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 BUNDLED = ["metascdrug-meta", "metascdrug-nometa"]
-PIPELINE_FILE = REPO / "src" / "txformers" / "models" / "metascdrug" / "pipeline_metascdrug.py"
+PIPELINE_FILE = REPO_ROOT / "src" / "txformers" / "models" / "metascdrug" / "pipeline_metascdrug.py"
 GENES = [f"G{i}" for i in range(24)]
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 TINY = dict(
-    cell_hidden_sizes=[16], cell_embed_dim=8, drug_hidden_size=8, drug_num_layers=1, drug_num_heads=2,
-    drug_intermediate_size=16, drug_embed_dim=8, fusion_hidden_sizes=[16], joint_embed_dim=8, fingerprint_bits=32,
+    cell_hidden_sizes=[16],
+    cell_embed_dim=8,
+    drug_hidden_size=8,
+    drug_num_layers=1,
+    drug_num_heads=2,
+    drug_intermediate_size=16,
+    drug_embed_dim=8,
+    fusion_hidden_sizes=[16],
+    joint_embed_dim=8,
+    fingerprint_bits=32,
     hidden_dropout_prob=0.0,
-)  # fmt: skip
+)
 
 
 def _cells(n=7, genes=GENES, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.normal(size=(n, len(genes))).astype(np.float32), columns=genes,
-                        index=[f"cell{i}" for i in range(n)])  # fmt: skip
+    return pd.DataFrame(
+        rng.normal(size=(n, len(genes))).astype(np.float32), columns=genes, index=[f"cell{i}" for i in range(n)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +96,11 @@ def test_pipeline_equals_a_direct_model_call_for_every_input_type(tiny):
 
 
 def test_pipeline_errors_name_the_problem(tiny, tmp_path):
-    response = DrugResponsePipeline(model=MetaScDrugForDrugResponse.from_pretrained(tiny),
-                                    processor=MetaScDrugProcessor.from_pretrained(tiny), device="cpu")  # fmt: skip
+    response = DrugResponsePipeline(
+        model=MetaScDrugForDrugResponse.from_pretrained(tiny),
+        processor=MetaScDrugProcessor.from_pretrained(tiny),
+        device="cpu",
+    )
     cells = _cells()
     with pytest.raises(ValueError, match=r"invalid SMILES 'C1CC\('"):
         response(cells, smiles="C1CC(")
@@ -126,10 +137,22 @@ def _run_portable(folder, cells, tmp_path, smiles=ASPIRIN):
     np.save(tmp_path / "expression.npy", cells.to_numpy())
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "HF_MODULES_CACHE": str(tmp_path / "modules")}
     done = subprocess.run(
-        [sys.executable, "-c", PORTABLE, str(folder), str(tmp_path / "expression.npy"), json.dumps(list(cells.columns)),
-         smiles],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            PORTABLE,
+            str(folder),
+            str(tmp_path / "expression.npy"),
+            json.dumps(list(cells.columns)),
+            smiles,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     result = json.loads(line[len("RESULT ") :])
@@ -152,13 +175,16 @@ def test_saved_pipeline_loads_with_trust_remote_code_without_txformers(tiny, tmp
 # ---------------------------------------------------------------------------------------------- bundled checkpoints
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_checkpoints_ship_the_pipeline(name):
-    folder = REPO / "checkpoints" / name
+    folder = CHECKPOINTS / name
     assert (folder / "pipeline_metascdrug.py").read_bytes() == PIPELINE_FILE.read_bytes()
     config = json.loads((folder / "config.json").read_text())
     assert config["custom_pipelines"] == {
-        "drug-response": {"impl": "pipeline_metascdrug.DrugResponsePipeline",
-                          "pt": ["AutoModelForSequenceClassification"], "type": "multimodal"}
-    }  # fmt: skip
+        "drug-response": {
+            "impl": "pipeline_metascdrug.DrugResponsePipeline",
+            "pt": ["AutoModelForSequenceClassification"],
+            "type": "multimodal",
+        }
+    }
 
 
 def _panel_cells(folder, n_genes=600, n_cells=6):
@@ -167,7 +193,7 @@ def _panel_cells(folder, n_genes=600, n_cells=6):
 
 
 def test_bundled_checkpoint_with_trust_remote_code():
-    folder = REPO / "checkpoints" / "metascdrug-meta"
+    folder = CHECKPOINTS / "metascdrug-meta"
     response = pipeline("drug-response", model=str(folder), trust_remote_code=True, device="cpu")
     cells = _panel_cells(folder)
     result = response(cells, smiles=ASPIRIN)
@@ -176,7 +202,7 @@ def test_bundled_checkpoint_with_trust_remote_code():
 
 @pytest.mark.slow
 def test_bundled_checkpoint_loads_without_txformers(tmp_path):
-    folder = REPO / "checkpoints" / "metascdrug-meta"
+    folder = CHECKPOINTS / "metascdrug-meta"
     cells = _panel_cells(folder)
     probability = _run_portable(folder, cells, tmp_path)
     np.testing.assert_allclose(probability, _direct(folder, cells)[0], atol=1e-5)

@@ -1,17 +1,18 @@
-"""MetaSCDrug model, processor, portability, LoRA and integrated gradients (tiny synthetic inputs)."""
+"""MetaSCDrug model, processor and portability (tiny synthetic inputs); LoRA and integrated gradients are tested
+with their tasks (tests/tasks/drug_response)."""
 
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from txformers.hub import CHECKPOINTS
 from txformers.models.metascdrug import (
     GenePanelOverlapError,
     MetaScDrugConfig,
@@ -22,12 +23,24 @@ from txformers.models.metascdrug import (
 from txformers.tokenizers.tokenization_smiles import InvalidSmilesError
 
 GENES = [f"G{i}" for i in range(24)]
-DRUGS = {"paracetamol": "CC(=O)Nc1ccc(O)cc1", "aspirin": "CC(=O)Oc1ccccc1C(=O)O", "caffeine": "Cn1cnc2c1c(=O)n(C)c(=O)n2C"}
+DRUGS = {
+    "paracetamol": "CC(=O)Nc1ccc(O)cc1",
+    "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
+    "caffeine": "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+}
 TINY = dict(
-    cell_hidden_sizes=[16], cell_embed_dim=8, drug_hidden_size=8, drug_num_layers=1, drug_num_heads=2,
-    drug_intermediate_size=16, drug_embed_dim=8, fusion_hidden_sizes=[16], joint_embed_dim=8, fingerprint_bits=32,
+    cell_hidden_sizes=[16],
+    cell_embed_dim=8,
+    drug_hidden_size=8,
+    drug_num_layers=1,
+    drug_num_heads=2,
+    drug_intermediate_size=16,
+    drug_embed_dim=8,
+    fusion_hidden_sizes=[16],
+    joint_embed_dim=8,
+    fingerprint_bits=32,
     hidden_dropout_prob=0.0,
-)  # fmt: skip
+)
 
 
 def make_processor(**kwargs):
@@ -36,15 +49,17 @@ def make_processor(**kwargs):
 
 def make_model(processor, **kwargs):
     torch.manual_seed(0)
-    config = MetaScDrugConfig(gene_panel_size=len(processor.genes), smiles_vocab_size=len(processor.smiles_tokenizer),
-                              **{**TINY, **kwargs})  # fmt: skip
+    config = MetaScDrugConfig(
+        gene_panel_size=len(processor.genes), smiles_vocab_size=len(processor.smiles_tokenizer), **{**TINY, **kwargs}
+    )
     return MetaScDrugForDrugResponse(config).eval()
 
 
 def make_cells(n=6, genes=GENES, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.normal(size=(n, len(genes))).astype(np.float32), columns=genes,
-                        index=[f"cell{i}" for i in range(n)])  # fmt: skip
+    return pd.DataFrame(
+        rng.normal(size=(n, len(genes))).astype(np.float32), columns=genes, index=[f"cell{i}" for i in range(n)]
+    )
 
 
 @pytest.fixture
@@ -151,7 +166,9 @@ def test_save_load_round_trip(tmp_path, processor):
     processor.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["auto_map"]["AutoModelForSequenceClassification"] == "modeling_metascdrug.MetaScDrugForDrugResponse"
-    assert {"modeling_metascdrug.py", "configuration_metascdrug.py", "processing_metascdrug.py"} <= set(os.listdir(tmp_path))
+    assert {"modeling_metascdrug.py", "configuration_metascdrug.py", "processing_metascdrug.py"} <= set(
+        os.listdir(tmp_path)
+    )
     loaded = MetaScDrugForDrugResponse.from_pretrained(tmp_path).eval()
     loaded_processor = MetaScDrugProcessor.from_pretrained(tmp_path)
     assert loaded_processor.genes == processor.genes and loaded_processor.fingerprint_bits == 32
@@ -194,8 +211,13 @@ def test_loads_without_txformers(tmp_path, processor):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "HF_MODULES_CACHE": str(tmp_path / "modules")}
     completed = subprocess.run(
         [sys.executable, "-c", PORTABLE, str(tmp_path / "ckpt"), str(tmp_path / "cells.csv"), DRUGS["aspirin"]],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     (line,) = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
     result = json.loads(line[len("RESULT ") :])
@@ -203,70 +225,6 @@ def test_loads_without_txformers(tmp_path, processor):
     with torch.no_grad():
         expected = model(**processor(cells=cells, smiles=DRUGS["aspirin"])).logits
     assert torch.allclose(torch.tensor(result["logits"]), expected, atol=1e-5)
-
-
-def test_lora_trains_only_adapters_and_head(processor):
-    pytest.importorskip("peft")
-    from txformers.training.fewshot import adapt_lora, lora_model
-
-    model = make_model(processor)
-    peft_model = lora_model(model, r=2, alpha=4)
-    trainable = {name for name, param in peft_model.named_parameters() if param.requires_grad}
-    assert trainable and all("lora_" in name or "classifier.modules_to_save" in name for name in trainable)
-    assert any("cell_encoder.layers.0.lora_A" in name for name in trainable)
-    assert any("classifier.modules_to_save" in name for name in trainable)
-    assert not any("drug_encoder" in name or "fusion" in name for name in trainable)
-
-    base = make_model(processor)
-    before = {name: value.clone() for name, value in base.state_dict().items()}
-    cells = processor(cells=make_cells(8))
-    inputs = {"expression": cells["expression"], "missing_mask": cells["missing_mask"]}
-    with torch.no_grad():
-        drug = base.metascdrug.drug_encoder(**processor.encode_drugs("CCO"))
-    labels = np.array([0, 1] * 4)
-    adapted = adapt_lora(base, inputs, drug, labels, np.array([0, 1, 2, 3]), steps=5, lr=1e-2, r=2, alpha=4)
-    after = {name: value for name, value in base.state_dict().items()}
-    assert all(torch.equal(before[name], after[name]) for name in before)  # the original is untouched
-    state = adapted.state_dict()
-    frozen = [n for n in state if "cell_encoder.layers.0.base_layer.weight" in n]
-    assert frozen and torch.equal(state[frozen[0]], before["metascdrug.cell_encoder.layers.0.weight"])
-    lora_b = [n for n in state if "cell_encoder.layers.0.lora_B" in n]
-    assert state[lora_b[0]].abs().sum() > 0  # LoRA B starts at zero: it was trained
-
-
-def test_integrated_gradients_completeness(processor):
-    pytest.importorskip("captum")
-    from txformers.critical_genes import integrated_gradients
-
-    model = make_model(processor)
-    for param in model.parameters():  # non-zero biases: a generic, smooth function of the input
-        torch.nn.init.normal_(param, std=0.3) if param.ndim == 1 else None
-    cells = processor(cells=make_cells(6))
-    cells["missing_mask"][:, :3] = True
-    with torch.no_grad():
-        drug = model.metascdrug.drug_encoder(**processor.encode_drugs(DRUGS["paracetamol"]))
-    attribution, delta = integrated_gradients(model, cells["expression"], cells["missing_mask"], drug, n_steps=64)
-    with torch.no_grad():
-        full = model(expression=cells["expression"], missing_mask=cells["missing_mask"], drug_embeds=drug).sensitive_logit
-        zero = model(expression=torch.zeros_like(cells["expression"]), missing_mask=cells["missing_mask"],
-                     drug_embeds=drug).sensitive_logit  # fmt: skip
-    assert attribution.shape == cells["expression"].shape
-    assert torch.allclose(attribution.sum(1), full - zero, atol=1e-3 + 1e-2 * float((full - zero).abs().max()))
-    assert (attribution[:, :3] == 0).all()  # missing genes get no attribution
-    assert delta.abs().max() < 1e-2
-
-
-def test_stability_measures():
-    from txformers.critical_genes import stability
-
-    scores = np.array([[5, 4, 3, 2, 1], [5, 4, 3, 1, 2], [1, 2, 3, 4, 5]], dtype=float)
-    result = stability(scores, top=2)
-    # top-2 sets {0,1}, {0,1}, {4,3}: Jaccard 1, 0, 0 -> 1/3
-    assert result["jaccard_top"] == pytest.approx(1 / 3)
-    assert -1 <= result["spearman"] <= 1 and result["n_seeds"] == 3
-
-
-CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 @pytest.mark.parametrize("name", ["metascdrug-meta", "metascdrug-nometa"])

@@ -18,16 +18,25 @@ pytest.importorskip("rdkit")
 anndata = pytest.importorskip("anndata")
 
 from txformers.cli import build_parser, main  # noqa: E402
+from txformers.hub import CHECKPOINTS  # noqa: E402
 from txformers.models.metascdrug import MetaScDrugConfig, MetaScDrugForDrugResponse, MetaScDrugProcessor  # noqa: E402
 
 GENES = [f"G{i}" for i in range(24)]
 ENTREZ = {gene: str(1000 + i) for i, gene in enumerate(GENES)}
 PARACETAMOL = "CC(=O)Nc1ccc(O)cc1"
 TINY = dict(
-    cell_hidden_sizes=[16], cell_embed_dim=8, drug_hidden_size=8, drug_num_layers=1, drug_num_heads=2,
-    drug_intermediate_size=16, drug_embed_dim=8, fusion_hidden_sizes=[16], joint_embed_dim=8, fingerprint_bits=32,
+    cell_hidden_sizes=[16],
+    cell_embed_dim=8,
+    drug_hidden_size=8,
+    drug_num_layers=1,
+    drug_num_heads=2,
+    drug_intermediate_size=16,
+    drug_embed_dim=8,
+    fusion_hidden_sizes=[16],
+    joint_embed_dim=8,
+    fingerprint_bits=32,
     hidden_dropout_prob=0.0,
-)  # fmt: skip
+)
 
 
 def _txformers(*args):
@@ -57,7 +66,9 @@ def files(tmp_path_factory):
     processor.save_pretrained(root / "model")
 
     cells, labels = _cells()
-    extra = pd.DataFrame(np.ones((len(cells), 2), np.float32), columns=["NOTINPANEL1", "NOTINPANEL2"], index=cells.index)
+    extra = pd.DataFrame(
+        np.ones((len(cells), 2), np.float32), columns=["NOTINPANEL1", "NOTINPANEL2"], index=cells.index
+    )
     adata = anndata.AnnData(pd.concat([cells, extra], axis=1))
     adata.obs["response"] = np.where(labels == 1, "sensitive", "resistant")
     adata.obs["batch"] = "b1"
@@ -70,8 +81,16 @@ def files(tmp_path_factory):
         root / "entrez_to_symbol.txt", sep="\t", index=False
     )
     pd.DataFrame({"name": ["Paracetamol"], "smiles": [PARACETAMOL]}).to_csv(root / "drugs.csv", index=False)
-    return {"root": root, "model": root / "model", "h5ad": root / "cells.h5ad", "tsv": root / "cells.tsv",
-            "gene_map": root / "entrez_to_symbol.txt", "drugs": root / "drugs.csv", "cells": cells, "labels": labels}  # fmt: skip
+    return {
+        "root": root,
+        "model": root / "model",
+        "h5ad": root / "cells.h5ad",
+        "tsv": root / "cells.tsv",
+        "gene_map": root / "entrez_to_symbol.txt",
+        "drugs": root / "drugs.csv",
+        "cells": cells,
+        "labels": labels,
+    }
 
 
 def _direct_probabilities(model_dir, cells, smiles=PARACETAMOL):
@@ -86,8 +105,21 @@ def _direct_probabilities(model_dir, cells, smiles=PARACETAMOL):
 def test_predict_writes_an_annotated_copy_equal_to_a_direct_model_call(files, tmp_path, capsys):
     before = _digest(files["h5ad"])
     out = tmp_path / "out" / "pred"
-    done = _txformers("drug", "predict", files["h5ad"], "--drug", "paracetamol", "--smiles-table", files["drugs"],
-                      "--model", files["model"], "--out", out, "--batch-size", "5")  # fmt: skip
+    done = _txformers(
+        "drug",
+        "predict",
+        files["h5ad"],
+        "--drug",
+        "paracetamol",
+        "--smiles-table",
+        files["drugs"],
+        "--model",
+        files["model"],
+        "--out",
+        out,
+        "--batch-size",
+        "5",
+    )
     assert done.returncode == 0, done.stderr
     assert _digest(files["h5ad"]) == before
     probability, ln_ic50 = _direct_probabilities(files["model"], files["cells"])
@@ -103,15 +135,31 @@ def test_predict_writes_an_annotated_copy_equal_to_a_direct_model_call(files, tm
     assert annotated.uns["txformers_drug_response"]["paracetamol"]["smiles"] == PARACETAMOL
 
     table = pd.read_csv(out.with_suffix(".csv"))
-    assert list(table.columns) == ["cell", "paracetamol_sensitive_probability", "paracetamol_prediction",
-                                   "paracetamol_ln_ic50_z", "response"]  # fmt: skip
+    assert list(table.columns) == [
+        "cell",
+        "paracetamol_sensitive_probability",
+        "paracetamol_prediction",
+        "paracetamol_ln_ic50_z",
+        "response",
+    ]
     np.testing.assert_allclose(table["paracetamol_sensitive_probability"], probability, atol=1e-5)
     assert "24/24 panel genes" in done.stdout and "AUROC" in done.stdout
 
     # run again: both outputs exist, nothing is replaced without --overwrite
     stamps = {path: _digest(path) for path in (out.with_suffix(".h5ad"), out.with_suffix(".csv"))}
-    code = main(["drug", "predict", str(files["h5ad"]), "--drug", PARACETAMOL, "--model", str(files["model"]),
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "predict",
+            str(files["h5ad"]),
+            "--drug",
+            PARACETAMOL,
+            "--model",
+            str(files["model"]),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2 and "--overwrite" in capsys.readouterr().err
     assert {path: _digest(path) for path in stamps} == stamps
 
@@ -119,8 +167,23 @@ def test_predict_writes_an_annotated_copy_equal_to_a_direct_model_call(files, tm
 def test_predict_maps_entrez_ids_of_a_scad_table(files, tmp_path):
     before = _digest(files["tsv"])
     out = tmp_path / "pred"
-    code = main(["drug", "predict", str(files["tsv"]), "--drug", PARACETAMOL, "--gene-map", str(files["gene_map"]),
-                 "--model", str(files["model"]), "--out", str(out), "--name", "para"])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "predict",
+            str(files["tsv"]),
+            "--drug",
+            PARACETAMOL,
+            "--gene-map",
+            str(files["gene_map"]),
+            "--model",
+            str(files["model"]),
+            "--out",
+            str(out),
+            "--name",
+            "para",
+        ]
+    )
     assert code == 0 and _digest(files["tsv"]) == before
     probability, _ = _direct_probabilities(files["model"], files["cells"])
     annotated = anndata.read_h5ad(out.with_suffix(".h5ad"))
@@ -134,8 +197,21 @@ def test_predict_maps_entrez_ids_of_a_scad_table(files, tmp_path):
 )
 def test_predict_rejects_bad_drugs_and_writes_nothing(files, tmp_path, capsys, drug, expected):
     out = tmp_path / "pred"
-    code = main(["drug", "predict", str(files["h5ad"]), "--drug", drug, "--smiles-table", str(files["drugs"]),
-                 "--model", str(files["model"]), "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "predict",
+            str(files["h5ad"]),
+            "--drug",
+            drug,
+            "--smiles-table",
+            str(files["drugs"]),
+            "--model",
+            str(files["model"]),
+            "--out",
+            str(out),
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2 and re.search(expected, error), error
     assert list(tmp_path.iterdir()) == []
@@ -145,8 +221,19 @@ def test_predict_names_the_gene_overlap(files, tmp_path, capsys):
     cells, _ = _cells(genes=[f"OTHER{i}" for i in range(10)] + GENES[:2])
     path = tmp_path / "few_genes.h5ad"
     anndata.AnnData(cells).write_h5ad(path)
-    code = main(["drug", "predict", str(path), "--drug", PARACETAMOL, "--model", str(files["model"]),
-                 "--out", str(tmp_path / "pred")])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "predict",
+            str(path),
+            "--drug",
+            PARACETAMOL,
+            "--model",
+            str(files["model"]),
+            "--out",
+            str(tmp_path / "pred"),
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2 and "only 2 of the 24 panel genes (8.3%)" in error and "min_coverage=0.2" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["few_genes.h5ad"]
@@ -156,9 +243,27 @@ def test_predict_names_the_gene_overlap(files, tmp_path, capsys):
 def test_adapt_saves_a_merged_checkpoint_and_the_shots(files, tmp_path):
     before = _digest(files["tsv"])
     out = tmp_path / "adapted"
-    done = _txformers("drug", "adapt", files["tsv"], "--drug", PARACETAMOL, "--gene-map", files["gene_map"],
-                      "--label-column", "response", "--shots", "3", "--steps", "20", "--lr", "0.01",
-                      "--model", files["model"], "--out", out)  # fmt: skip
+    done = _txformers(
+        "drug",
+        "adapt",
+        files["tsv"],
+        "--drug",
+        PARACETAMOL,
+        "--gene-map",
+        files["gene_map"],
+        "--label-column",
+        "response",
+        "--shots",
+        "3",
+        "--steps",
+        "20",
+        "--lr",
+        "0.01",
+        "--model",
+        files["model"],
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     assert _digest(files["tsv"]) == before
     report = json.loads((out / "adaptation.json").read_text())
@@ -169,7 +274,7 @@ def test_adapt_saves_a_merged_checkpoint_and_the_shots(files, tmp_path):
     assert report["n_evaluated"] == 10 and report["panel_coverage"] == 1.0
 
     # the saved folder loads with from_pretrained + the processor and reproduces the reported metrics
-    from txformers.training.fewshot import classification_metrics
+    from txformers.tasks.drug_response.fewshot import classification_metrics
 
     probability, _ = _direct_probabilities(out, files["cells"])
     evaluation = [cell not in shots["sensitive"] + shots["resistant"] for cell in labels.index]
@@ -178,8 +283,12 @@ def test_adapt_saves_a_merged_checkpoint_and_the_shots(files, tmp_path):
     adapted = MetaScDrugForDrugResponse.from_pretrained(out).state_dict()
     base = MetaScDrugForDrugResponse.from_pretrained(files["model"]).state_dict()
     assert adapted.keys() == base.keys()  # LoRA merged: no adapter weights left
-    assert not torch.equal(adapted["metascdrug.cell_encoder.layers.0.weight"], base["metascdrug.cell_encoder.layers.0.weight"])
-    assert torch.equal(adapted["metascdrug.drug_encoder.projection.weight"], base["metascdrug.drug_encoder.projection.weight"])
+    assert not torch.equal(
+        adapted["metascdrug.cell_encoder.layers.0.weight"], base["metascdrug.cell_encoder.layers.0.weight"]
+    )
+    assert torch.equal(
+        adapted["metascdrug.drug_encoder.projection.weight"], base["metascdrug.drug_encoder.projection.weight"]
+    )
     assert json.loads((out / "config.json").read_text())["custom_pipelines"]["drug-response"]
     assert (out / "pipeline_metascdrug.py").is_file()
 
@@ -212,8 +321,25 @@ def test_adapt_refuses_bad_outputs_and_labels(files, tmp_path, capsys):
 def test_genes_writes_the_ranking_and_plot(files, tmp_path):
     pytest.importorskip("captum")
     out = tmp_path / "genes"
-    code = main(["drug", "genes", str(files["h5ad"]), "--drug", PARACETAMOL, "--model", str(files["model"]),
-                 "--out", str(out), "--top", "5", "--seeds", "2", "--n-steps", "4"])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "genes",
+            str(files["h5ad"]),
+            "--drug",
+            PARACETAMOL,
+            "--model",
+            str(files["model"]),
+            "--out",
+            str(out),
+            "--top",
+            "5",
+            "--seeds",
+            "2",
+            "--n-steps",
+            "4",
+        ]
+    )
     assert code == 0
     ranking = pd.read_csv(out.with_suffix(".tsv"), sep="\t")
     assert sorted(ranking["gene"]) == sorted(GENES) and list(ranking["rank"]) == list(range(1, 25))
@@ -223,17 +349,45 @@ def test_genes_writes_the_ranking_and_plot(files, tmp_path):
     assert summary["top_genes"] == list(ranking["gene"][:5]) and summary["stability"]["n_seeds"] == 2
 
 
-def test_fewshot_forwards_to_the_training_entry_point(files, tmp_path):
+def test_fewshot_runs_the_benchmark_of_the_training_entry_point(files, tmp_path):
     out = tmp_path / "fewshot.json"
-    code = main(["drug", "fewshot", "--model", str(files["model"]), "--data", str(files["tsv"]), "--gene-map",
-                 str(files["gene_map"]), "--drug", PARACETAMOL, "--shots", "2", "--seeds", "2", "--steps", "2",
-                 "--json", str(out)])  # fmt: skip
+    code = main(
+        [
+            "drug",
+            "fewshot",
+            "--model",
+            str(files["model"]),
+            "--data",
+            str(files["tsv"]),
+            "--gene-map",
+            str(files["gene_map"]),
+            "--drug",
+            PARACETAMOL,
+            "--shots",
+            "2",
+            "--seeds",
+            "2",
+            "--steps",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     result = json.loads(out.read_text())
     assert result["shots"] == 2 and result["seeds"] == [0, 1] and result["settings"]["steps"] == 2
     assert result["drug_smiles"] == PARACETAMOL and len(result["per_seed"]) == 2
     assert result["command"].startswith("python -m txformers.training.fewshot ")  # the run can be repeated
     assert f"--json {out}" in result["command"] and "--shots 2" in result["command"]
+
+
+def test_fewshot_never_overwrites_the_json(tmp_path):
+    existing = tmp_path / "out.json"
+    existing.write_text("{}")
+    done = _txformers(
+        "drug", "fewshot", "--model", CHECKPOINTS / "metascdrug-meta", "--data", tmp_path / "x.tsv", "--json", existing
+    )
+    assert done.returncode == 2 and "--overwrite" in done.stderr and existing.read_text() == "{}"
 
 
 def _subcommands(parser):
