@@ -161,3 +161,69 @@ def plot_embeddings(points: Any, cell_types: Any, samples: Any, path: str | Path
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+# --- splicing ---
+def plot_splice_track(
+    result: dict[str, Any],
+    name: str,
+    path: str | Path,
+    threshold: float = 0.5,
+    *,
+    sites: tuple[int, int] | None = None,
+    title: str | None = None,
+) -> None:
+    """Donor probabilities up, acceptor probabilities down, along the sequence (1-based positions), from a
+    ``"splice-site-prediction"`` pipeline result.
+
+    ``sites``: known (donor, acceptor) positions (0-based) to mark with triangles; ``title`` replaces the default.
+    """
+    plt = pyplot()
+    length = len(result["sequence"])
+    figure, axis = plt.subplots(figsize=(10, 3.2))
+    donors, acceptors = result["donor_positions"], result["acceptor_positions"]
+    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (each GT)")
+    axis.vlines(
+        acceptors + 1, 0, -result["acceptor_prob"][acceptors], color="tab:red", linewidth=1, label="acceptor (each AG)"
+    )
+    if sites is not None:
+        for position, y, label in ((sites[0], 1.0, "known donor"), (sites[1], -1.0, "known acceptor")):
+            axis.plot([position + 1], [y], marker="v" if y > 0 else "^", color="black", markersize=9, label=label)
+    for level in (threshold, -threshold):
+        axis.axhline(level, color="grey", linestyle="--", linewidth=0.8)
+    axis.axhline(0, color="black", linewidth=0.6)
+    axis.set_xlim(0, length + 1)
+    axis.set_ylim(-1.1, 1.1)
+    axis.set_yticks([-1, -0.5, 0, 0.5, 1], ["1", "0.5", "0", "0.5", "1"])
+    axis.set_xlabel("position (nt, 1-based)")
+    axis.set_ylabel("acceptor  |  donor")
+    axis.set_title(title or f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}", fontsize=10)
+    axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_kl_profiles(items: list[dict[str, Any]], path: str | Path, max_distance: int) -> None:
+    """One panel per variant: KL(mut || wt) by distance to the variant (log scale, floor 1e-6).
+
+    Each item has ``kl`` (the profile), ``position`` (0-based), ``sites`` (0-based splice-site
+    dinucleotide positions, shaded), ``label`` and ``score`` (its kl_context).
+    """
+    plt = pyplot()
+    figure, axes = plt.subplots(len(items), 1, figsize=(9, 2.3 * len(items)), squeeze=False)
+    for axis, item in zip(axes[:, 0], items):
+        kl, pos = item["kl"], item["position"]
+        offsets = np.arange(len(kl)) - pos
+        near = np.abs(offsets) <= max_distance
+        axis.semilogy(offsets[near], np.maximum(kl[near], 1e-6), color="tab:purple", linewidth=1)
+        axis.axvline(0, color="black", linewidth=0.8, linestyle=":")
+        for site in item["sites"]:
+            if abs(site - pos) <= max_distance:
+                axis.axvspan(site - pos - 0.5, site - pos + 0.5, color="tab:orange", alpha=0.4, linewidth=0)
+        axis.set_xlim(-max_distance - 1, max_distance + 1)
+        axis.set_ylabel("KL(mut||wt)")
+        axis.set_title(f"{item['label']}: kl_context {item['score']:.2f}", fontsize=9)
+    axes[-1, 0].set_xlabel("distance to the variant (nt); orange: splice-site dinucleotides")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
