@@ -162,6 +162,7 @@ def plot_embeddings(points: Any, cell_types: Any, samples: Any, path: str | Path
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
+
 # --- splicing ---
 def plot_splice_track(
     result: dict[str, Any],
