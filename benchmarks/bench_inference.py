@@ -1,7 +1,9 @@
 """SpliceBERT inference throughput (nucleotides/s) end to end from raw strings:
-txformers (NucleotideTokenizer fast path + SpliceBertForMaskedLM + length bucketing) against
-`transformers.BertForMaskedLM` (attn_implementation="sdpa") with identical weights, fed by the
-original recipe (BertTokenizer on space-joined letters, batches in input order).
+txformers (NucleotideTokenizer fast path + SpliceBertForMaskedLM + length bucketing, through
+`per_nucleotide_outputs` of the scoring engine that `txformers splice variants`, `txformers embed`
+and the pipelines run) against `transformers.BertForMaskedLM` (attn_implementation="sdpa") with
+identical weights, fed by the original recipe (BertTokenizer on space-joined letters, batches in
+input order).
 
 Two workloads: fixed-length 1024-nt sequences, and mixed lengths uniform in 64-1024 nt (as
 SpliceBERT's stage-2 pretraining data). Both sides return the same per-nucleotide logits
@@ -19,20 +21,34 @@ import tempfile
 from pathlib import Path
 
 import torch
+from _common import SPLICEBERT_VOCAB, best_of, peak_extra_rss_mb, peak_rss_mb, random_sequences, run_isolated
 from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
-from _common import SPLICEBERT_VOCAB, best_of, peak_extra_rss_mb, peak_rss_mb, random_sequences, run_isolated
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
-from txformers.inference import per_nucleotide_outputs
+from txformers.models.splicebert.scoring_splicebert import per_nucleotide_outputs
 
 
 def build_models(layers: int):
     config = SpliceBertConfig(num_hidden_layers=layers)  # SpliceBERT.1024nt shape
     torch.manual_seed(0)
     ours = SpliceBertForMaskedLM(config).eval()
-    bert_config = BertConfig(**{k: getattr(config, k) for k in (
-        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-        "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id")})  # fmt: skip
+    bert_config = BertConfig(
+        **{
+            k: getattr(config, k)
+            for k in (
+                "vocab_size",
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "hidden_act",
+                "max_position_embeddings",
+                "type_vocab_size",
+                "layer_norm_eps",
+                "pad_token_id",
+            )
+        }
+    )
     peer = BertForMaskedLM._from_config(bert_config, attn_implementation="sdpa").eval()
     missing, unexpected = peer.load_state_dict(ours.state_dict(), strict=False)
     assert not [k for k in missing if "position_ids" not in k and "token_type_ids" not in k], missing
@@ -93,9 +109,11 @@ def main() -> None:
         return memory_only(args, *args.memory_only)
 
     ours, peer = build_models(args.layers)
-    print(f"model: SpliceBERT.1024nt shape, {args.layers} layers, "
-          f"{sum(p.numel() for p in ours.parameters()) / 1e6:.1f} M parameters; batch size {args.batch_size}; "
-          f"{args.threads} threads")  # fmt: skip
+    print(
+        f"model: SpliceBERT.1024nt shape, {args.layers} layers, "
+        f"{sum(p.numel() for p in ours.parameters()) / 1e6:.1f} M parameters; batch size {args.batch_size}; "
+        f"{args.threads} threads"
+    )
     for name, sequences in workloads(args).items():
         run_ours = ours_runner(ours, sequences, args.batch_size)
         run_peer = peer_runner(peer, sequences, args.batch_size)
@@ -107,8 +125,19 @@ def main() -> None:
         total = sum(map(len, sequences))
         memory = {}
         for side in ("ours", "peer"):
-            extra = ["--memory-only", side, name, "--layers", str(args.layers), "--n-fixed", str(args.n_fixed),
-                     "--n-mixed", str(args.n_mixed), "--batch-size", str(args.batch_size)]  # fmt: skip
+            extra = [
+                "--memory-only",
+                side,
+                name,
+                "--layers",
+                str(args.layers),
+                "--n-fixed",
+                str(args.n_fixed),
+                "--n-mixed",
+                str(args.n_mixed),
+                "--batch-size",
+                str(args.batch_size),
+            ]
             result = run_isolated(Path(__file__), extra)
             memory[side] = result["peak_extra_mb"]
         print(f"[{name}] {len(sequences)} sequences, {total} nt, max |logit diff| {diff:.1e}")

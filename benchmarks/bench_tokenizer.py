@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from _common import SPLICEBERT_VOCAB, best_of, random_sequences
 from transformers import BertTokenizer
 
-from _common import SPLICEBERT_VOCAB, best_of, random_sequences
 from txformers import NucleotideTokenizer
 
 

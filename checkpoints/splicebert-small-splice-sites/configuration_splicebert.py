@@ -79,7 +79,9 @@ class SpliceBertConfig(PretrainedConfig):
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self.tie_word_embeddings = tie_word_embeddings
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"
+            )
         if classifier_pooling not in ("cls", "mean", "center"):
             raise ValueError(f"classifier_pooling must be 'cls', 'mean' or 'center', got {classifier_pooling!r}")
         self.vocab_size = vocab_size
@@ -100,7 +102,7 @@ class SpliceBertConfig(PretrainedConfig):
         self.unpad = unpad
 
     @classmethod
-    def from_original_config(cls, config_dict: dict[str, Any], **kwargs: Any) -> "SpliceBertConfig":
+    def from_original_config(cls, config_dict: dict[str, Any], **kwargs: Any) -> SpliceBertConfig:
         """Build from an original SpliceBERT ``config.json`` (``model_type: bert``)."""
         if config_dict.get("model_type") not in ("bert", cls.model_type):
             raise ValueError(f"not a SpliceBERT/BERT config: model_type {config_dict.get('model_type')!r}")

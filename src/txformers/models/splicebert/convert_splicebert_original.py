@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("output_dir")
     args = parser.parse_args(argv)
     model = convert(args.original_dir, args.output_dir)
-    print(f"converted {args.original_dir} -> {args.output_dir} ({sum(p.numel() for p in model.parameters()):,} parameters)")
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"converted {args.original_dir} -> {args.output_dir} ({parameters:,} parameters)")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class Unpadded:
     length: int
 
     @classmethod
-    def from_mask(cls, attention_mask: torch.Tensor) -> "Unpadded":
+    def from_mask(cls, attention_mask: torch.Tensor) -> Unpadded:
         return cls(attention_mask.flatten().nonzero().squeeze(1), *attention_mask.shape)
 
     def unpad(self, padded: torch.Tensor) -> torch.Tensor:
@@ -310,7 +310,10 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
         unexpected = [
             key
             for key in info["unexpected_keys"]
-            if not (key.split(".")[0] in ("cls", "classifier") and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0])))
+            if not (
+                key.split(".")[0] in ("cls", "classifier")
+                and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0]))
+            )
         ]
         mismatched = info.get("mismatched_keys") or []
         if missing or unexpected or mismatched:
@@ -402,13 +405,28 @@ class SpliceBertForMaskedLM(SpliceBertPreTrainedModel):
         self.cls.predictions.decoder = new_embeddings
         self.cls.predictions.bias = new_embeddings.bias
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> MaskedLMOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> MaskedLMOutput:
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.cls(outputs.last_hidden_state)
         loss = None
         if labels is not None:
@@ -432,13 +450,28 @@ class SpliceBertForTokenClassification(SpliceBertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> TokenClassifierOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
         loss = None
         if labels is not None:
@@ -489,13 +522,28 @@ class SpliceBertForSequenceClassification(SpliceBertPreTrainedModel):
         )
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs) -> SequenceClassifierOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
         outputs = self.bert(
-            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.pool(outputs.last_hidden_state, attention_mask))
         loss = None
         if labels is not None:

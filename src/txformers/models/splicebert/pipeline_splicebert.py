@@ -19,15 +19,16 @@ sequence ends. The donor probability is reported at the ``G`` of ``GT``, the fir
 nucleotide. The acceptor probability is reported at the ``G`` of ``AG``, the last intron
 nucleotide. All other positions get 0.
 
-This file is portable: it imports only the standard library, numpy, torch and transformers, so
-it can be copied into a checkpoint folder (:func:`add_pipelines_to_checkpoint`). Then
+This file is portable: it imports only the standard library, numpy, torch, transformers and its
+sibling ``scoring_splicebert.py``, so both can be copied into a checkpoint folder
+(:func:`add_pipelines_to_checkpoint`). Then
 ``pipeline(task, model=folder, trust_remote_code=True)`` works where txformers is not installed.
 With txformers imported, :func:`register_pipelines` registers both tasks: a folder without
 ``custom_pipelines`` then needs no ``trust_remote_code``; for one with it (the bundled
 ``checkpoints/splicebert-small-pretrained``) transformers asks for ``trust_remote_code=True`` or
-``pipeline_class=SpliceVariantEffectPipeline``. This file also holds the single implementation of
-the zero-shot scores (:func:`nucleotide_probabilities`, :func:`kl_profile`,
-:func:`kl_context_score`), which ``txformers.variant_effect`` imports.
+``pipeline_class=SpliceVariantEffectPipeline``. The windows, probabilities and scores come from
+the SpliceBERT scoring engine (``scoring_splicebert.py``, copied into the checkpoint with this file),
+which the command line and ``txformers.tasks.splicing`` use too, so the numbers are identical.
 
 Example:
 
@@ -45,7 +46,6 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,392 +55,27 @@ import numpy as np
 import torch
 from transformers.pipelines.base import ChunkPipeline, Pipeline
 
-NUCLEOTIDES = "ACGT"
-KL_EPSILON = 1e-10
-"""Added to both distributions inside the logarithms of :func:`kl_profile`. A float32 softmax
-over four logits can round a probability to exactly 0, and then ``log(0)`` gives ``-inf``/``nan``.
-At 1e-10 the term changes no KL larger than about 1e-9."""
-KL_CONTEXT_FLOOR = 1e-6
-"""SpliceBERT's floor inside the logarithm of the KL-context score (``log(max(x, 1e-6))``)."""
-DEFAULT_MAX_DISTANCE = 100
+from .scoring_splicebert import (
+    DEFAULT_MAX_DISTANCE,
+    check_snv,
+    clean_sequence,
+    kl_context_score,
+    kl_profile,
+    nucleotide_probabilities,
+    splice_site_label_ids,
+    splice_site_tracks,
+    splice_site_windows,
+    token_ids,
+    validate_sequence,
+)
 
 SPLICE_SITE_TASK = "splice-site-prediction"
 VARIANT_EFFECT_TASK = "splice-variant-effect"
-
-_ALLOWED = re.compile(r"[ACGTUNRYSWKMBDHV\s]", flags=re.IGNORECASE)
-
-
-# ---------------------------------------------------------------------------------------------
-# Sequences
-# ---------------------------------------------------------------------------------------------
-def clean_sequence(sequence: Any, what: str = "sequence") -> str:
-    """Whitespace removed, upper case, ``U`` read as ``T``. ``what`` names the sequence in errors."""
-    if not isinstance(sequence, str):
-        raise TypeError(f"{what} is a {type(sequence).__name__}, expected a str")
-    return "".join(sequence.split()).upper().replace("U", "T")
-
-
-def validate_sequence(tokenizer: Any, sequence: str, what: str = "sequence") -> None:
-    """Raise a ``ValueError`` naming ``what``, the 0-based position and the character of the first
-    character that is not a nucleotide, an IUPAC code or whitespace.
-
-    The txformers ``NucleotideTokenizer`` has its own ``validate`` (``InvalidNucleotideError``).
-    A plain tokenizer loaded from ``tokenizer.json`` would read such characters as ``[UNK]``
-    silently, so they are checked here.
-    """
-    if hasattr(tokenizer, "validate"):
-        tokenizer.validate(sequence)
-        return
-    for position, char in enumerate(sequence):
-        if not _ALLOWED.match(char):
-            raise ValueError(
-                f"{what} has {char!r} at position {position} (0-based): expected A/C/G/T/U/N, "
-                "an IUPAC ambiguity code (R Y S W K M B D H V) or whitespace"
-            )
-
-
-def _token_ids(tokenizer: Any, sequence: str) -> np.ndarray:
-    """Token ids of the nucleotides of ``sequence``, without ``[CLS]``/``[SEP]``."""
-    if hasattr(tokenizer, "encode_ids"):  # txformers NucleotideTokenizer: vectorised
-        return np.asarray(tokenizer.encode_ids(sequence, add_special_tokens=False), dtype=np.int64)
-    return np.asarray(tokenizer(sequence, add_special_tokens=False)["input_ids"], dtype=np.int64)
-
-
-def check_snv(wt: str, mut: str, pos: Any = None, name: str = "variant") -> tuple[int, str, str]:
-    """``(position, ref, alt)`` of a single-nucleotide variant between two cleaned sequences.
-
-    ``pos`` (0-based) may be ``None``: then the one position where the sequences differ is used.
-    Errors start with ``name`` and say what is wrong: lengths differ, position out of range, same
-    base at the position, more than one difference, or bases other than A/C/G/T.
-
-    Example:
-
-    ```python
-    >>> check_snv("ACGTA", "ACCTA")
-    (2, 'G', 'C')
-    ```
-    """
-    if len(wt) != len(mut):
-        raise ValueError(
-            f"{name}: WT and mutant sequences have different lengths ({len(wt)} vs {len(mut)}); "
-            "only single-nucleotide variants (same length) are supported"
-        )
-    differ = [i for i, (a, b) in enumerate(zip(wt, mut)) if a != b]
-    if pos is None:
-        if len(differ) != 1:
-            raise ValueError(
-                f"{name}: WT and mutant differ at {len(differ)} positions {differ[:5]}; "
-                "expected exactly one (a single-nucleotide variant)"
-            )
-        pos = differ[0]
-    if isinstance(pos, (bool, np.bool_)) or not float(pos).is_integer():
-        raise ValueError(f"{name}: position {pos!r} is not an integer")
-    pos = int(pos)
-    if not 0 <= pos < len(wt):
-        raise ValueError(f"{name}: position {pos} is outside the sequence (length {len(wt)}); positions are 0-based")
-    if wt[pos] == mut[pos]:
-        raise ValueError(
-            f"{name}: WT and mutant have the same base {wt[pos]!r} at position {pos}, so it is not a variant "
-            f"(positions are 0-based; the sequences differ at {differ[:5]})"
-        )
-    if len(differ) > 1:
-        raise ValueError(
-            f"{name}: WT and mutant differ at {len(differ)} positions {differ[:5]}; "
-            "only single-nucleotide variants are supported"
-        )
-    if wt[pos] not in NUCLEOTIDES or mut[pos] not in NUCLEOTIDES:
-        raise ValueError(f"{name}: the variant {wt[pos]}>{mut[pos]} at position {pos} must be between A/C/G/T")
-    return pos, wt[pos], mut[pos]
-
-
-# ---------------------------------------------------------------------------------------------
-# Masked-LM probabilities
-# ---------------------------------------------------------------------------------------------
-def nucleotide_token_ids(tokenizer: Any) -> list[int]:
-    """Token ids of A, C, G, T in the tokenizer's vocabulary (SpliceBERT: ``[6, 7, 8, 9]``)."""
-    vocab = tokenizer.get_vocab()
-    missing = [base for base in NUCLEOTIDES if base not in vocab]
-    if missing:
-        raise ValueError(f"the tokenizer vocabulary has no token for {missing}: not a single-nucleotide tokenizer")
-    return [vocab[base] for base in NUCLEOTIDES]
-
-
-def model_window(model: torch.nn.Module, tokenizer: Any | None = None) -> int:
-    """The most nucleotides the model reads at once: its position embeddings minus ``[CLS]``/``[SEP]``."""
-    limits = []
-    max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if max_positions:
-        limits.append(int(max_positions) - 2)
-    model_max_length = getattr(tokenizer, "model_max_length", None)
-    if model_max_length and model_max_length < 1_000_000:  # transformers' "no limit" is a huge int
-        limits.append(int(model_max_length) - 2)
-    return min(limits) if limits else 510
-
-
-def window_spans(length: int, window_size: int, stride: int) -> list[tuple[int, int]]:
-    """(start, end) of overlapping windows covering ``range(length)``; the last one ends at ``length``.
-
-    The same rule as ``NucleotideTokenizer.sliding_windows`` (``txformers.tokenizers``), repeated
-    here because a checkpoint folder carries no tokenizer code; a test checks that they agree.
-    """
-    if length <= window_size:
-        return [(0, length)]
-    starts = list(range(0, length - window_size, stride)) + [length - window_size]
-    return [(start, start + window_size) for start in starts]
-
-
-def stitch_windows(outputs: list[np.ndarray], spans: list[tuple[int, int]], length: int) -> np.ndarray:
-    """Stitch per-nucleotide window outputs back into one ``(length, ...)`` array: each position
-    takes the window in which it lies furthest from an edge (an edge at a sequence end costs no
-    context). The same rule as ``txformers.tokenizers.tokenization_nucleotide.stitch_windows``."""
-    result = np.zeros((length,) + outputs[0].shape[1:], dtype=outputs[0].dtype)
-    best = np.full(length, -1, dtype=np.int64)
-    for output, (start, end) in zip(outputs, spans):
-        if output.shape[0] != end - start:
-            raise ValueError(f"window {start}-{end} output has {output.shape[0]} positions, expected {end - start}")
-        positions = np.arange(start, end)
-        left = positions - start if start > 0 else np.full(len(positions), length)
-        right = end - 1 - positions if end < length else np.full(len(positions), length)
-        margin = np.minimum(left, right)
-        better = margin > best[start:end]
-        result[start:end][better] = output[better]
-        best[start:end] = np.where(better, margin, best[start:end])
-    return result
-
-
-def nucleotide_probabilities(
-    model: torch.nn.Module,
-    tokenizer: Any,
-    sequences: str | Sequence[str],
-    batch_size: int = 32,
-    device: str | torch.device | None = None,
-    window_size: int | None = None,
-    stride: int | None = None,
-) -> np.ndarray | list[np.ndarray]:
-    """Per-nucleotide A/C/G/T probabilities of a masked LM on unmasked sequences.
-
-    For each sequence the model reads the unmasked tokens. The logits of A, C, G and T (ids from
-    the tokenizer vocabulary) go through a softmax at every nucleotide position. ``[CLS]``,
-    ``[SEP]`` and padding are dropped. A sequence longer than the model's window is cut into
-    overlapping windows (:func:`window_spans`) and stitched back (:func:`stitch_windows`): each
-    position takes the window in which it has the most context. Windows of all sequences are
-    batched together, longest first, under ``torch.inference_mode()``. A model in training mode
-    is put in eval mode for the call and restored afterwards.
-
-    Args:
-        model: a masked LM (``SpliceBertForMaskedLM`` or an original ``BertForMaskedLM``).
-        tokenizer: the single-nucleotide tokenizer.
-        sequences: one sequence or a list (raw text: any case, ``U`` read as ``T``).
-        batch_size: windows per forward pass.
-        device: where to run; default the model's device.
-        window_size: nucleotides per window; default the model's limit (1024 for SpliceBERT.1024nt).
-        stride: step between windows; default half a window.
-
-    Returns:
-        ``(L, 4)`` float32 array (columns A, C, G, T) for a single sequence; a list of them for a list.
-
-    Example:
-
-    ```python
-    >>> from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
-    >>> config = SpliceBertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64)
-    >>> probs = nucleotide_probabilities(SpliceBertForMaskedLM(config), NucleotideTokenizer(), "ACGTNacgu")
-    >>> probs.shape, bool(abs(probs.sum(1) - 1).max() < 1e-5)
-    ((9, 4), True)
-    ```
-    """
-    single = isinstance(sequences, str)
-    batch = [sequences] if single else list(sequences)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    acgt = nucleotide_token_ids(tokenizer)
-    window = window_size or model_window(model, tokenizer)
-    stride = stride or max(1, window // 2)
-    if not 0 < stride <= window:
-        raise ValueError(f"stride must be in 1..window_size ({window}), got {stride}")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for index, sequence in enumerate(batch):
-        if not isinstance(sequence, str):
-            raise TypeError(f"sequence {index} is a {type(sequence).__name__}, expected a str")
-    if hasattr(tokenizer, "validate"):
-        tokenizer.validate(batch)  # InvalidNucleotideError naming the sequence, position and character
-    else:
-        for index, sequence in enumerate(batch):
-            validate_sequence(tokenizer, sequence, f"sequence {index}")
-
-    chunks: list[np.ndarray] = []
-    owned: list[list[int]] = []  # chunk numbers of each sequence
-    spans: list[list[tuple[int, int]]] = []
-    lengths: list[int] = []
-    for sequence in batch:
-        ids = _token_ids(tokenizer, sequence)
-        pieces = window_spans(len(ids), window, stride)
-        spans.append(pieces)
-        lengths.append(len(ids))
-        owned.append(list(range(len(chunks), len(chunks) + len(pieces))))
-        cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-        chunks.extend(np.concatenate([[cls_id], ids[start:end], [sep_id]]) for start, end in pieces)
-
-    outputs: list[np.ndarray | None] = [None] * len(chunks)
-    order = sorted(range(len(chunks)), key=lambda k: -len(chunks[k]))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for first in range(0, len(order), batch_size):
-                rows = order[first : first + batch_size]
-                longest = max(len(chunks[k]) for k in rows)
-                input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-                for row, k in enumerate(rows):
-                    input_ids[row, : len(chunks[k])] = torch.as_tensor(chunks[k])
-                    attention_mask[row, : len(chunks[k])] = 1
-                logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-                probs = torch.softmax(logits[..., acgt].float(), dim=-1).cpu().numpy()
-                for row, k in enumerate(rows):
-                    outputs[k] = probs[row, 1 : len(chunks[k]) - 1]
-    finally:
-        model.train(was_training)
-
-    results = []
-    for index in range(len(batch)):
-        if lengths[index] == 0:
-            results.append(np.zeros((0, 4), dtype=np.float32))
-        else:
-            results.append(stitch_windows([outputs[k] for k in owned[index]], spans[index], lengths[index]))
-    return results[0] if single else results
-
-
-# ---------------------------------------------------------------------------------------------
-# Zero-shot scores from probabilities
-# ---------------------------------------------------------------------------------------------
-def kl_profile(p_wt: np.ndarray, p_mut: np.ndarray, eps: float = KL_EPSILON) -> np.ndarray:
-    """Per-position ``KL(mut || wt) = sum_b p_mut[b] * log(p_mut[b] / p_wt[b])``.
-
-    ``eps`` (:data:`KL_EPSILON`, 1e-10) is added to both probabilities inside the logarithms. A
-    softmax can round a probability to exactly zero, and without ``eps`` that would give
-    ``inf``/``nan``. Values are computed in float64 and clipped at 0. Identical inputs give
-    exactly 0.
-
-    Args:
-        p_wt, p_mut: ``(..., L, 4)`` probabilities from :func:`nucleotide_probabilities`.
-
-    Returns:
-        ``(..., L)`` array.
-
-    Example:
-
-    ```python
-    >>> p = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
-    >>> kl_profile(p, p).tolist()
-    [0.0, 0.0]
-    ```
-    """
-    p_wt = np.asarray(p_wt, dtype=np.float64)
-    p_mut = np.asarray(p_mut, dtype=np.float64)
-    if p_wt.shape != p_mut.shape:
-        raise ValueError(
-            f"WT probabilities {p_wt.shape} and mutant probabilities {p_mut.shape} differ in shape: "
-            "KL profiles need sequences of the same length (SNVs)"
-        )
-    kl = np.sum(p_mut * (np.log(p_mut + eps) - np.log(p_wt + eps)), axis=-1)
-    return np.maximum(kl, 0.0)
-
-
-def kl_context_score(
-    kl: np.ndarray,
-    pos: int,
-    max_distance: int = DEFAULT_MAX_DISTANCE,
-    floor: float = KL_CONTEXT_FLOOR,
-    edge: str = "one_sided",
-) -> float:
-    """SpliceBERT's KL-context score: ``sum_{d=1..D} log(max(mean(KL[pos-d], KL[pos+d]), floor))``.
-
-    SpliceBERT scored VexSeq and MFASS in 510-nt windows centred on the exon, so both
-    ``pos-d`` and ``pos+d`` always fell inside the window. Its code slices
-    ``KL[pos-100 : pos+101]`` and would fail or wrap around if they did not. Shorter inputs
-    (MaPSy's 200-nt reporters, variants near a window edge) need a rule, and ``edge`` gives it:
-
-    * ``"one_sided"`` (default): for each ``d``, average the sides that exist. A ``d`` with
-      neither side is skipped, and the sum is rescaled by ``D / (number of d used)``. Then a
-      score always has the scale of D terms. When both sides exist for every ``d`` the result
-      is exactly the reference value. The alternatives are worse. Zero-padding the missing
-      side would halve the mean and push edge variants down by ``log 2`` per term. Dropping the
-      skipped terms without rescaling would push edge variants *up*, because every term is a
-      logarithm of a small number and so negative.
-    * ``"strict"``: the reference behaviour. A ``ValueError`` is raised unless all
-      ``pos +- d`` are inside the sequence.
-
-    Args:
-        kl: ``(L,)`` KL profile from :func:`kl_profile`.
-        pos: 0-based variant position.
-        max_distance: D, 100 in SpliceBERT.
-        floor: lower bound inside the logarithm, 1e-6 in SpliceBERT.
-        edge: ``"one_sided"`` or ``"strict"``.
-
-    Returns:
-        The score (higher = larger perturbation around the variant); ``nan`` for a 1-nt sequence.
-
-    Example:
-
-    ```python
-    >>> kl = np.array([0.1, 0.2, 0.0, 0.4, 0.3])
-    >>> round(kl_context_score(kl, 2, max_distance=2), 4)  # log(mean(0.2, 0.4)) + log(mean(0.1, 0.3))
-    -2.8134
-    ```
-    """
-    if edge not in ("one_sided", "strict"):
-        raise ValueError(f"edge must be 'one_sided' or 'strict', got {edge!r}")
-    if max_distance < 1:
-        raise ValueError(f"max_distance must be at least 1, got {max_distance}")
-    kl = np.asarray(kl, dtype=np.float64)
-    if kl.ndim != 1:
-        raise ValueError(f"kl must be a 1-D profile, got shape {kl.shape}")
-    length = len(kl)
-    if not 0 <= pos < length:
-        raise ValueError(f"position {pos} is outside the KL profile (length {length}); positions are 0-based")
-    distances = np.arange(1, max_distance + 1)
-    left, right = pos - distances, pos + distances
-    has_left, has_right = left >= 0, right < length
-    if edge == "strict" and not (has_left.all() and has_right.all()):
-        raise ValueError(
-            f"position {pos} lies within {max_distance} nt of an end of a {length}-nt sequence; "
-            "edge='strict' (SpliceBERT's reference) needs the full context on both sides"
-        )
-    total = np.where(has_left, kl[np.clip(left, 0, length - 1)], 0.0)
-    total = total + np.where(has_right, kl[np.clip(right, 0, length - 1)], 0.0)
-    count = has_left.astype(int) + has_right.astype(int)
-    used = count > 0
-    if not used.any():
-        return float("nan")
-    terms = np.log(np.maximum(total[used] / count[used], floor))
-    return float(terms.sum() * max_distance / used.sum())
 
 
 # ---------------------------------------------------------------------------------------------
 # Splice sites
 # ---------------------------------------------------------------------------------------------
-def splice_site_label_ids(config: Any) -> tuple[int, int]:
-    """Class indices of ``donor`` and ``acceptor`` in a window classifier's ``label2id``."""
-    label2id = {str(name).lower(): int(index) for name, index in (getattr(config, "label2id", None) or {}).items()}
-    if "donor" not in label2id or "acceptor" not in label2id:
-        raise ValueError(
-            f"the model's labels are {sorted(label2id)}; a splice-site model needs 'donor' and 'acceptor' "
-            "(fine-tune one with txformers.training.finetune_splice)"
-        )
-    return label2id["donor"], label2id["acceptor"]
-
-
-def splice_site_candidates(ids: np.ndarray, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """0-based first positions of every ``GT`` (donor) and ``AG`` (acceptor) dinucleotide in token ids."""
-    ids = np.asarray(ids)
-    first, second = ids[:-1], ids[1:]
-    donors = np.flatnonzero((first == vocab["G"]) & (second == vocab["T"]))
-    acceptors = np.flatnonzero((first == vocab["A"]) & (second == vocab["G"]))
-    return donors, acceptors
-
-
 class SpliceSitePipeline(ChunkPipeline):
     """Per-nucleotide donor and acceptor probabilities of sequences of any length.
 
@@ -510,21 +145,14 @@ class SpliceSitePipeline(ChunkPipeline):
         splice_site_label_ids(self.model.config)  # fail early on a model without donor/acceptor labels
         window = self._window_size(window_size)
         vocab = self.tokenizer.get_vocab()
-        ids = _token_ids(self.tokenizer, inputs)
+        ids = token_ids(self.tokenizer, inputs)
         letters = {vocab[base]: base for base in "ACGTN"}
         sequence = "".join(letters.get(int(i), "N") for i in ids)
-        donors, acceptors = splice_site_candidates(ids, vocab)
-        # (reported position, site: 0 donor / 1 acceptor, first nt of the dinucleotide)
-        candidates = sorted([(int(d), 0, int(d)) for d in donors] + [(int(a) + 1, 1, int(a)) for a in acceptors])
-        padded = np.full(len(ids) + 2 * window, vocab["N"], dtype=np.int64)
-        padded[window : window + len(ids)] = ids
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        offset = window // 2 - 1  # the dinucleotide's index in the window
-        if not candidates:  # one placeholder so that the sequence still comes out (with no sites)
-            candidates = [(-1, -1, 0)]
-        for number, (position, site, first) in enumerate(candidates):
-            start = window + first - offset
-            window_ids = np.concatenate([[cls_id], padded[start : start + window], [sep_id]])
+        candidates = splice_site_windows(ids, vocab, window, cls_id, sep_id)
+        if not candidates:  # one placeholder window so that the sequence still comes out (with no sites)
+            candidates = [(-1, -1, np.concatenate([[cls_id], np.full(window, vocab["N"]), [sep_id]]))]
+        for number, (position, site, window_ids) in enumerate(candidates):
             input_ids = torch.as_tensor(window_ids, dtype=torch.long)[None]
             yield {
                 "input_ids": input_ids,
@@ -546,27 +174,15 @@ class SpliceSitePipeline(ChunkPipeline):
     def postprocess(self, all_outputs: list[dict[str, Any]]) -> dict[str, Any]:
         donor_label, acceptor_label = splice_site_label_ids(self.model.config)
         sequence = all_outputs[0]["sequence"]
-        donor_prob = np.zeros(len(sequence), dtype=np.float32)
-        acceptor_prob = np.zeros(len(sequence), dtype=np.float32)
-        donors, acceptors = [], []
-        for output in all_outputs:
-            site, position = int(output["site"]), int(output["position"])
-            if site < 0:
-                continue
-            probabilities = output["probabilities"].reshape(-1)
-            if site == 0:
-                donor_prob[position] = float(probabilities[donor_label])
-                donors.append(position)
-            else:
-                acceptor_prob[position] = float(probabilities[acceptor_label])
-                acceptors.append(position)
+        scored = [
+            (int(output["position"]), int(output["site"]), output["probabilities"])
+            for output in all_outputs
+            if int(output["site"]) >= 0
+        ]
         return {
             "name": all_outputs[0]["name"],
             "sequence": sequence,
-            "donor_prob": donor_prob,
-            "acceptor_prob": acceptor_prob,
-            "donor_positions": np.asarray(donors, dtype=np.int64),
-            "acceptor_positions": np.asarray(acceptors, dtype=np.int64),
+            **splice_site_tracks(len(sequence), scored, donor_label, acceptor_label),
         }
 
 
@@ -578,8 +194,8 @@ class SpliceVariantEffectPipeline(Pipeline):
 
     Both sequences go through the model unmasked. The per-position ``KL(mut || wt)`` of the A/C/G/T
     distributions is the ``kl_profile``, and ``kl_context`` is SpliceBERT's KL-context score around
-    the variant (:func:`kl_context_score`). These are the functions ``txformers.variant_effect``
-    uses, so the numbers are identical.
+    the variant (``kl_context_score`` of ``scoring_splicebert.py``). ``txformers.tasks.splicing`` and
+    ``txformers splice variants`` use the same functions, so the numbers are identical.
 
     Input: a ``(wt, mut)`` or ``(wt, mut, position)`` tuple, a dict ``{"wt": ..., "mut": ...,
     "position": ...}`` (``position`` 0-based and optional: the one differing position is used), or
@@ -665,9 +281,14 @@ class SpliceVariantEffectPipeline(Pipeline):
             zip(
                 unique,
                 nucleotide_probabilities(
-                    self.model, self.tokenizer, unique, batch_size=window_batch_size, device=self.device,
-                    window_size=window_size, stride=stride,
-                ),  # fmt: skip
+                    self.model,
+                    self.tokenizer,
+                    unique,
+                    batch_size=window_batch_size,
+                    device=self.device,
+                    window_size=window_size,
+                    stride=stride,
+                ),
             )
         )
         p_wt, p_mut = [probabilities[s] for s in wts], [probabilities[s] for s in muts]
@@ -708,6 +329,8 @@ PIPELINES = {
     SPLICE_SITE_TASK: (SpliceSitePipeline, "AutoModelForSequenceClassification"),
     VARIANT_EFFECT_TASK: (SpliceVariantEffectPipeline, "AutoModelForMaskedLM"),
 }
+# Files of this folder that this file imports: a checkpoint that ships the pipelines needs them too.
+_SIBLINGS = (Path(__file__).with_name("scoring_splicebert.py"),)
 
 
 def register_pipelines() -> None:
@@ -726,8 +349,9 @@ def register_pipelines() -> None:
 
 
 def add_pipelines_to_checkpoint(folder: str | Path, tasks: str | Sequence[str] = (VARIANT_EFFECT_TASK,)) -> Path:
-    """Ship pipelines with a checkpoint: copy this file into ``folder`` and add ``custom_pipelines``
-    for ``tasks`` to its ``config.json`` (other entries and the weights are left as they are).
+    """Ship pipelines with a checkpoint: copy this file and the scoring engine it imports
+    (``scoring_splicebert.py``) into ``folder`` and add ``custom_pipelines`` for ``tasks`` to its
+    ``config.json`` (other entries and the weights are left as they are).
 
     Afterwards ``pipeline(task, model=folder, trust_remote_code=True)`` works in a process that has
     no txformers. This is what ``Pipeline.save_pretrained`` writes, without saving the weights again.
@@ -758,33 +382,18 @@ def add_pipelines_to_checkpoint(folder: str | Path, tasks: str | Sequence[str] =
         custom[task] = {"impl": f"{module}.{pipeline_class.__name__}", "pt": [auto_name], "type": "text"}
     config["custom_pipelines"] = custom
     target = folder / f"{module}.py"
-    if Path(__file__).resolve() != target.resolve():
-        shutil.copyfile(__file__, target)
+    for source in (Path(__file__), *_SIBLINGS):
+        if source.resolve() != (folder / source.name).resolve():
+            shutil.copyfile(source, folder / source.name)
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return target
 
 
 __all__ = [
-    "DEFAULT_MAX_DISTANCE",
-    "KL_CONTEXT_FLOOR",
-    "KL_EPSILON",
-    "NUCLEOTIDES",
     "SPLICE_SITE_TASK",
     "VARIANT_EFFECT_TASK",
     "SpliceSitePipeline",
     "SpliceVariantEffectPipeline",
     "add_pipelines_to_checkpoint",
-    "check_snv",
-    "clean_sequence",
-    "kl_context_score",
-    "kl_profile",
-    "model_window",
-    "nucleotide_probabilities",
-    "nucleotide_token_ids",
     "register_pipelines",
-    "splice_site_candidates",
-    "splice_site_label_ids",
-    "stitch_windows",
-    "validate_sequence",
-    "window_spans",
 ]

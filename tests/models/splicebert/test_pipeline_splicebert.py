@@ -14,35 +14,52 @@ import torch
 from transformers import pipeline
 
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM, SpliceBertForSequenceClassification
-from txformers.models.splicebert import pipeline_splicebert
+from txformers.hub import CHECKPOINTS
+from txformers.models.splicebert import pipeline_splicebert, scoring_splicebert
 from txformers.models.splicebert.pipeline_splicebert import (
     SpliceSitePipeline,
     SpliceVariantEffectPipeline,
     add_pipelines_to_checkpoint,
     register_pipelines,
+)
+from txformers.models.splicebert.scoring_splicebert import (
+    kl_profile,
+    nucleotide_probabilities,
     stitch_windows,
     window_spans,
 )
+from txformers.tasks.splicing.variant_effect import score_variants
 from txformers.tokenizers import tokenization_nucleotide
-from txformers.variant_effect import kl_profile, nucleotide_probabilities, score_variants
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLED = REPO / "checkpoints" / "splicebert-small-pretrained"
+BUNDLED = CHECKPOINTS / "splicebert-small-pretrained"
 WINDOW = 40
 LABELS = {0: "neither", 1: "donor", 2: "acceptor"}
 
 
 def tiny_config(**kwargs):
-    return SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                            max_position_embeddings=66, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                            **kwargs)  # fmt: skip
+    return SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        **kwargs,
+    )
 
 
 def make_classifier(folder, window_size=WINDOW):
     """A tiny random window classifier with spread-out probabilities (large initial weights)."""
     torch.manual_seed(0)
-    config = tiny_config(num_labels=3, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
-                         window_size=window_size, classifier_pooling="center", initializer_range=0.5)  # fmt: skip
+    config = tiny_config(
+        num_labels=3,
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        window_size=window_size,
+        classifier_pooling="center",
+        initializer_range=0.5,
+    )
     model = SpliceBertForSequenceClassification(config).eval()
     model.save_pretrained(folder)
     NucleotideTokenizer().save_pretrained(folder)
@@ -230,25 +247,39 @@ def test_pipelines_ship_with_checkpoints_and_run_without_txformers(tmp_path):
     add_pipelines_to_checkpoint(sites_dir, "splice-site-prediction")
     add_pipelines_to_checkpoint(sites_dir, ["splice-variant-effect"])  # merged, not replaced
     after = _digest(sites_dir)
-    assert {k: v for k, v in after.items() if k not in ("config.json", "pipeline_splicebert.py")} == {
+    shipped = ("config.json", "pipeline_splicebert.py", "scoring_splicebert.py")
+    assert {k: v for k, v in after.items() if k not in shipped} == {
         k: v for k, v in before.items() if k != "config.json"
     }  # weights and tokenizer untouched
+    assert (sites_dir / "scoring_splicebert.py").read_bytes() == Path(scoring_splicebert.__file__).read_bytes()
     custom = json.loads((sites_dir / "config.json").read_text())["custom_pipelines"]
-    assert custom["splice-site-prediction"] == {"impl": "pipeline_splicebert.SpliceSitePipeline",
-                                                "pt": ["AutoModelForSequenceClassification"], "type": "text"}  # fmt: skip
+    assert custom["splice-site-prediction"] == {
+        "impl": "pipeline_splicebert.SpliceSitePipeline",
+        "pt": ["AutoModelForSequenceClassification"],
+        "type": "text",
+    }
     assert custom["splice-variant-effect"]["pt"] == ["AutoModelForMaskedLM"]
     add_pipelines_to_checkpoint(mlm_dir)
     with pytest.raises(ValueError, match="unknown task"):
         add_pipelines_to_checkpoint(mlm_dir, "fill-mask")
 
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-c", REMOTE, str(sites_dir), str(mlm_dir), str(BUNDLED)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", REMOTE, str(sites_dir), str(mlm_dir), str(BUNDLED)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     remote = json.loads(line[len("RESULT ") :])
-    assert all(name.endswith(("pipeline_splicebert.SpliceSitePipeline", "pipeline_splicebert.SpliceVariantEffectPipeline"))
-               and not name.startswith("txformers") for name in remote["classes"])  # fmt: skip
+    assert all(
+        name.endswith(("pipeline_splicebert.SpliceSitePipeline", "pipeline_splicebert.SpliceVariantEffectPipeline"))
+        and not name.startswith("txformers")
+        for name in remote["classes"]
+    )
 
     register_pipelines()
     local = SpliceSitePipeline(model=sites_model, tokenizer=NucleotideTokenizer(), device="cpu")(
@@ -262,10 +293,13 @@ def test_pipelines_ship_with_checkpoints_and_run_without_txformers(tmp_path):
     assert remote["bundled"][0] == 100 and remote["bundled"][2] == 240 and np.isfinite(remote["bundled"][1])
 
 
-def test_bundled_checkpoint_carries_the_current_pipeline_file():
+def test_bundled_checkpoints_carry_the_current_pipeline_and_scoring_files():
     config = json.loads((BUNDLED / "config.json").read_text())
-    assert config["custom_pipelines"]["splice-variant-effect"]["impl"] == "pipeline_splicebert.SpliceVariantEffectPipeline"
-    shipped = (BUNDLED / "pipeline_splicebert.py").read_bytes()
-    assert shipped == Path(pipeline_splicebert.__file__).read_bytes(), (
-        "re-run add_pipelines_to_checkpoint('checkpoints/splicebert-small-pretrained') after editing the pipeline"
-    )
+    impl = config["custom_pipelines"]["splice-variant-effect"]["impl"]
+    assert impl == "pipeline_splicebert.SpliceVariantEffectPipeline"
+    for name in ("splicebert-small-pretrained", "splicebert-small-splice-sites"):
+        for module in (pipeline_splicebert, scoring_splicebert):
+            shipped = (CHECKPOINTS / name / Path(module.__file__).name).read_bytes()
+            assert shipped == Path(module.__file__).read_bytes(), (
+                f"re-run add_pipelines_to_checkpoint('checkpoints/{name}') after editing the pipeline or its engine"
+            )

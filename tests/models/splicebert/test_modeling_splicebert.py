@@ -4,6 +4,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
+from tests.conftest import SHARED_DATA, requires_shared_data
 from txformers import (
     NucleotideTokenizer,
     SpliceBertConfig,
@@ -12,9 +13,6 @@ from txformers import (
     SpliceBertForTokenClassification,
     SpliceBertModel,
 )
-from txformers.inference import length_batches, per_nucleotide_outputs
-
-from .conftest import SHARED_DATA, requires_shared_data
 
 # A real human donor-site context (the consensus exon|GTAAGT intron junction inside a longer
 # stretch) is not needed for parity: any real-looking sequence exercises every position.
@@ -59,11 +57,22 @@ def test_original_weights_load_with_identical_logits_and_hidden_states(tmp_path)
 
 def _small_original_config():
     return {
-        "model_type": "bert", "architectures": ["BertForMaskedLM"], "vocab_size": 10, "hidden_size": 32,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "hidden_act": "gelu",
-        "max_position_embeddings": 130, "type_vocab_size": 2, "pad_token_id": 0, "layer_norm_eps": 1e-12,
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-    }  # fmt: skip
+        "model_type": "bert",
+        "architectures": ["BertForMaskedLM"],
+        "vocab_size": 10,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+        "hidden_act": "gelu",
+        "max_position_embeddings": 130,
+        "type_vocab_size": 2,
+        "pad_token_id": 0,
+        "layer_norm_eps": 1e-12,
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+    }
 
 
 def test_loading_fails_loudly_on_missing_or_unexpected_weights(tmp_path):
@@ -124,8 +133,9 @@ def test_heads_losses_and_gradient_checkpointing(tiny_splicebert_config):
     torch.manual_seed(0)
     tok = NucleotideTokenizer()
     batch = tok([SEQUENCE[:50], SEQUENCE[:20]], padding=True, return_tensors="pt")
-    token_model = SpliceBertForTokenClassification(tiny_splicebert_config.__class__(
-        **{**tiny_splicebert_config.to_dict(), "num_labels": 3}))  # fmt: skip
+    token_model = SpliceBertForTokenClassification(
+        tiny_splicebert_config.__class__(**{**tiny_splicebert_config.to_dict(), "num_labels": 3})
+    )
     labels = torch.randint(0, 3, batch["input_ids"].shape)
     labels[batch["attention_mask"] == 0] = -100
     out = token_model(**batch, labels=labels)
@@ -137,7 +147,9 @@ def test_heads_losses_and_gradient_checkpointing(tiny_splicebert_config):
     assert token_model.bert.embeddings.word_embeddings.weight.grad is not None
 
     for pooling in ("cls", "mean", "center"):
-        config = SpliceBertConfig(**{**tiny_splicebert_config.to_dict(), "num_labels": 3, "classifier_pooling": pooling})
+        config = SpliceBertConfig(
+            **{**tiny_splicebert_config.to_dict(), "num_labels": 3, "classifier_pooling": pooling}
+        )
         model = SpliceBertForSequenceClassification(config).eval()
         out = model(**batch, labels=torch.tensor([1, 2]))
         assert out.logits.shape == (2, 3) and torch.isfinite(out.loss)
@@ -154,39 +166,20 @@ def test_save_and_auto_load(tmp_path, tiny_splicebert_config):
     NucleotideTokenizer().save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model_type"] == "splicebert"
-    assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForTokenClassification"}
+    assert set(config["auto_map"]) >= {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForMaskedLM",
+        "AutoModelForTokenClassification",
+    }
     assert (tmp_path / "model.safetensors").exists()
     assert (tmp_path / "modeling_splicebert.py").exists() and (tmp_path / "configuration_splicebert.py").exists()
     assert isinstance(AutoModelForMaskedLM.from_pretrained(tmp_path), SpliceBertForMaskedLM)
     assert isinstance(AutoModel.from_pretrained(tmp_path), SpliceBertModel)
-    assert isinstance(AutoModelForTokenClassification.from_pretrained(tmp_path, num_labels=3), SpliceBertForTokenClassification)
+    assert isinstance(
+        AutoModelForTokenClassification.from_pretrained(tmp_path, num_labels=3), SpliceBertForTokenClassification
+    )
     assert isinstance(AutoTokenizer.from_pretrained(tmp_path), NucleotideTokenizer)
-
-
-def test_length_batches_group_similar_lengths():
-    lengths = [100, 5, 50, 7, 99, 51]
-    batches = length_batches(lengths, batch_size=2)
-    assert sorted(i for b in batches for i in b) == list(range(6))
-    assert [sorted(lengths[i] for i in b) for b in batches] == [[5, 7], [50, 51], [99, 100]]
-    assert all(len(b) * max(lengths[i] for i in b) <= 120 for b in length_batches(lengths, 10, max_tokens=120))
-
-
-def test_per_nucleotide_outputs_windows_and_bucketing(tiny_splicebert_config):
-    torch.manual_seed(0)
-    model = SpliceBertForMaskedLM(tiny_splicebert_config).eval()
-    tok = NucleotideTokenizer()
-    short = [SEQUENCE[:60], SEQUENCE[3:20]]
-    outputs = per_nucleotide_outputs(model, tok, short, batch_size=1)
-    with torch.no_grad():
-        for sequence, output in zip(short, outputs):
-            direct = model(**tok(sequence, return_tensors="pt")).logits[0, 1:-1].numpy()
-            assert output.shape == direct.shape and abs(output - direct).max() < 1e-5
-    long = SEQUENCE * 2  # 474 nt > 128-nt window
-    (stitched,) = per_nucleotide_outputs(model, tok, [long], stride=64)
-    assert stitched.shape == (len(long), 10)
-    with torch.no_grad():  # the first 64 nt come from the first window, as computed directly
-        first = model(**tok(long[:128], return_tensors="pt")).logits[0, 1:-1].numpy()
-    assert abs(stitched[:64] - first[:64]).max() < 1e-5
 
 
 def test_converter_writes_a_portable_checkpoint_with_identical_logits(tmp_path):

@@ -22,8 +22,13 @@ def test_lora_attaches_trains_and_reloads(tmp_path, tiny_splicebert_config):
     torch.manual_seed(0)
     config = SpliceBertConfig(**{**tiny_splicebert_config.to_dict(), "num_labels": 2, "classifier_pooling": "center"})
     base = SpliceBertForSequenceClassification(config)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["query", "key", "value", "dense"],
-                      modules_to_save=["classifier"], lora_dropout=0.0)  # fmt: skip
+    lora = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=["query", "key", "value", "dense"],
+        modules_to_save=["classifier"],
+        lora_dropout=0.0,
+    )
     model = get_peft_model(base, lora)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name or "classifier" in name for name in trainable)
