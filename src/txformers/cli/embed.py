@@ -15,10 +15,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
     import torch
 
     from ..datasets.genome import iter_fasta_records
-    from ..inference import per_nucleotide_outputs
     from ..models.splicebert import SpliceBertForMaskedLM
+    from ..models.splicebert.scoring_splicebert import per_nucleotide_outputs
+    from ..tasks.splicing.mlm import evaluate_mlm
     from ..tokenizers import InvalidNucleotideError, NucleotideTokenizer
-    from ..training.pretrain_mlm import evaluate_mlm
 
     fasta = Path(args.fasta)
     if not fasta.is_file():
@@ -48,19 +48,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
     run_device = device(args.device)
     mlm = SpliceBertForMaskedLM.from_pretrained(model_dir).to(run_device).eval()
     layer = args.layer
-
-    class WithHiddenStates(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model, self.config = model, model.config
-
-        def forward(self, **inputs):
-            return self.model(**inputs, output_hidden_states=True)
-
     per_nt = per_nucleotide_outputs(
-        WithHiddenStates(mlm), tokenizer, sequences, window_size=args.window_size, batch_size=args.batch_size,
-        select=lambda outputs: outputs.hidden_states[layer], device=run_device,
-    )  # fmt: skip
+        mlm,
+        tokenizer,
+        sequences,
+        window_size=args.window_size,
+        batch_size=args.batch_size,
+        select=lambda outputs: outputs.hidden_states[layer],
+        forward_kwargs={"output_hidden_states": True},
+        device=run_device,
+    )
     pooled = np.stack([x.mean(0) for x in per_nt])
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"names": np.array(names), "pooled": pooled}
@@ -84,8 +81,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     for row in rows[1:]:
         name, length, _, accuracy, _ = row.split("\t")
         print(f"  {name:<20} {length:>6} nt   accuracy {accuracy}")
-    print(f"wrote {outputs[0]} (pooled embeddings {pooled.shape}"
-          f"{', per-nucleotide' if args.per_nucleotide else ''}) and {outputs[1]}")  # fmt: skip
+    per_nucleotide = ", per-nucleotide" if args.per_nucleotide else ""
+    print(f"wrote {outputs[0]} (pooled embeddings {pooled.shape}{per_nucleotide}) and {outputs[1]}")
     return 0
 
 

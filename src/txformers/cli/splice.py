@@ -6,8 +6,8 @@
     txformers splice variants --table mapsy.txt --out outputs/mapsy
 
 ``predict`` runs the ``"splice-site-prediction"`` pipeline (:class:`SpliceSitePipeline`) on every
-FASTA record. ``variants`` scores SNVs with ``txformers.variant_effect`` (the functions of the
-``"splice-variant-effect"`` pipeline).
+FASTA record (tables from ``txformers.tasks.splicing.sites``). ``variants`` scores SNVs with
+``txformers.tasks.splicing.variant_effect`` (the scoring engine of the ``"splice-variant-effect"`` pipeline).
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device, pyplot
+from ..tasks.splicing.sites import CONVENTION
+from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
 DEFAULT_SPLICE_SITE_MODEL = CHECKPOINTS / "splicebert-small-splice-sites"
-CONVENTION = (
-    "donor_prob is reported at the G of each GT (the first intron nucleotide) and acceptor_prob at the G of "
-    "each AG (the last intron nucleotide); every other position gets 0"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,66 +48,12 @@ def _safe_name(name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 def _read_fasta(fasta: Path) -> list[tuple[str, str]]:
     """(id, sequence) of each record: the id is the header's first word; bad records are named."""
-    from ..datasets.genome import iter_fasta_records
-    from ..tokenizers import InvalidNucleotideError, NucleotideTokenizer
+    from ..tasks.splicing.sites import read_named_sequences
 
-    if not fasta.is_file():
-        raise UserError(f"FASTA file {fasta} does not exist")
     try:
-        records = list(iter_fasta_records(fasta))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise UserError(f"{fasta} is not a FASTA file: {error}") from None
-    if not records:
-        raise UserError(f"{fasta} holds no FASTA records")
-    tokenizer = NucleotideTokenizer()
-    seen: set[str] = set()
-    named = []
-    for number, (header, sequence) in enumerate(records, 1):
-        name = header.split()[0] if header.split() else ""
-        if not name:
-            raise UserError(f"{fasta}, record {number}: the header line has no name")
-        if name in seen:
-            raise UserError(f"{fasta}: the name {name!r} is used by more than one record (names must be unique)")
-        seen.add(name)
-        if not sequence:
-            raise UserError(f"{fasta}, record {name!r}: the sequence is empty")
-        try:
-            tokenizer.validate(sequence)
-        except InvalidNucleotideError as error:
-            raise UserError(f"{fasta}, record {name!r}: {error}") from None
-        named.append((name, sequence))
-    return named
-
-
-def plot_splice_track(result: dict[str, Any], name: str, path: Path, threshold: float = 0.5, *,
-                      sites: tuple[int, int] | None = None, title: str | None = None) -> None:  # fmt: skip
-    """Donor probabilities up, acceptor probabilities down, along the sequence (1-based positions).
-
-    ``sites``: known (donor, acceptor) positions (0-based) to mark with triangles; ``title`` replaces the default.
-    """
-    plt = pyplot()
-    length = len(result["sequence"])
-    figure, axis = plt.subplots(figsize=(10, 3.2))
-    donors, acceptors = result["donor_positions"], result["acceptor_positions"]
-    axis.vlines(donors + 1, 0, result["donor_prob"][donors], color="tab:blue", linewidth=1, label="donor (each GT)")
-    axis.vlines(acceptors + 1, 0, -result["acceptor_prob"][acceptors], color="tab:red", linewidth=1,
-                label="acceptor (each AG)")  # fmt: skip
-    if sites is not None:
-        for position, y, label in ((sites[0], 1.0, "known donor"), (sites[1], -1.0, "known acceptor")):
-            axis.plot([position + 1], [y], marker="v" if y > 0 else "^", color="black", markersize=9, label=label)
-    for level in (threshold, -threshold):
-        axis.axhline(level, color="grey", linestyle="--", linewidth=0.8)
-    axis.axhline(0, color="black", linewidth=0.6)
-    axis.set_xlim(0, length + 1)
-    axis.set_ylim(-1.1, 1.1)
-    axis.set_yticks([-1, -0.5, 0, 0.5, 1], ["1", "0.5", "0", "0.5", "1"])
-    axis.set_xlabel("position (nt, 1-based)")
-    axis.set_ylabel("acceptor  |  donor")
-    axis.set_title(title or f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}", fontsize=10)
-    axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+        return read_named_sequences(fasta)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -121,17 +64,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     PREFIX.tsv (candidate positions, or all with --all-positions), PREFIX.bed (calls with
     probability > --threshold) and PREFIX_<name>.png (one track per sequence, up to --plot-limit).
     """
-    import numpy as np
-
     fasta, model_dir, out = Path(args.fasta), Path(args.model), Path(args.out)
     if not 0 <= args.threshold <= 1:
         raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     records = _read_fasta(fasta)
-    config = _model_config(model_dir, "a fine-tuned splice-site model (python -m txformers.training.finetune_splice "
-                                      "writes one in OUTPUT/model)")  # fmt: skip
-    from ..models.splicebert.pipeline_splicebert import SpliceSitePipeline, splice_site_label_ids
+    config = _model_config(
+        model_dir,
+        "a fine-tuned splice-site model (python -m txformers.training.finetune_splice writes one in OUTPUT/model)",
+    )
+    from ..models.splicebert.scoring_splicebert import splice_site_label_ids
 
     try:
         splice_site_label_ids(config)
@@ -158,31 +101,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification
 
+    from ..models.splicebert.pipeline_splicebert import SpliceSitePipeline
+    from ..plotting import plot_splice_track
+    from ..tasks.splicing.sites import site_calls, site_rows
     from ..tokenizers import NucleotideTokenizer
 
     run_device = device(args.device)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(run_device).eval()
     try:
-        finder = SpliceSitePipeline(model=model, tokenizer=NucleotideTokenizer(), device=run_device,
-                                    batch_size=args.batch_size, window_size=window)  # fmt: skip
-        results = tqdm(
-            finder(x for _, x in records), total=len(records), desc="sequences", unit="seq", file=sys.stderr
+        finder = SpliceSitePipeline(
+            model=model,
+            tokenizer=NucleotideTokenizer(),
+            device=run_device,
+            batch_size=args.batch_size,
+            window_size=window,
         )
+        results = tqdm(finder(x for _, x in records), total=len(records), desc="sequences", unit="seq", file=sys.stderr)
         rows, calls, to_plot, n_candidates = [], [], [], 0
         for (name, _), result in zip(records, results):
-            sequence, donor, acceptor = result["sequence"], result["donor_prob"], result["acceptor_prob"]
             n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
-            if args.all_positions:
-                positions = np.arange(len(sequence))
-            else:
-                positions = np.union1d(result["donor_positions"], result["acceptor_positions"])
-            rows.extend(
-                f"{name}\t{i + 1}\t{sequence[i]}\t{donor[i]:.6f}\t{acceptor[i]:.6f}" for i in positions.tolist()
-            )
-            for kind, probabilities, candidates in (("donor", donor, result["donor_positions"]),
-                                                    ("acceptor", acceptor, result["acceptor_positions"])):  # fmt: skip
-                for i in candidates[probabilities[candidates] > args.threshold].tolist():
-                    calls.append((name, i, kind, float(probabilities[i])))
+            rows.extend(site_rows(name, result, all_positions=args.all_positions))
+            calls.extend(site_calls(name, result, args.threshold))
             if name in plots:
                 to_plot.append((name, result))
     except ValueError as error:
@@ -197,15 +136,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     tsv.write_text("\n".join(header + rows) + "\n")
     order = {name: k for k, (name, _) in enumerate(records)}
     calls.sort(key=lambda call: (order[call[0]], call[1], call[2]))
-    bed.write_text(
-        "".join(f"{name}\t{i}\t{i + 1}\t{kind}\t{round(p * 1000)}\t+\n" for name, i, kind, p in calls)
-    )
+    bed.write_text("".join(f"{name}\t{i}\t{i + 1}\t{kind}\t{round(p * 1000)}\t+\n" for name, i, kind, p in calls))
     for name, result in to_plot:
         plot_splice_track(result, name, plots[name], args.threshold)
     total = sum(len(sequence) for _, sequence in records)
     print(f"model: {model_dir} ({model.config.num_hidden_layers} layers, {window}-nt windows)")
-    print(f"{len(records)} sequences, {total} nt, {n_candidates} GT/AG candidates, "
-          f"{len(calls)} calls with probability > {args.threshold:g}")  # fmt: skip
+    print(
+        f"{len(records)} sequences, {total} nt, {n_candidates} GT/AG candidates, "
+        f"{len(calls)} calls with probability > {args.threshold:g}"
+    )
     print(f"wrote {tsv}, {bed}" + (f" and {len(plots)} plot(s) {out}_*.png" if plots else ""))
     return 0
 
@@ -245,7 +184,9 @@ def _read_table(path: Path) -> Any:
     optional position (0-based), exon_start/exon_end (0-based, half-open), id, label."""
     import pandas as pd
 
-    from ..variant_effect import MAPSY_COLUMNS, check_snv, clean_sequence, load_mapsy
+    from ..datasets.splice_variants import MAPSY_COLUMNS
+    from ..models.splicebert.scoring_splicebert import check_snv, clean_sequence
+    from ..tasks.splicing.variant_effect import load_mapsy
 
     try:
         sep = "," if path.suffix.lower() == ".csv" else None
@@ -290,30 +231,6 @@ def _read_table(path: Path) -> Any:
     return table
 
 
-def plot_kl_profiles(items: list[dict[str, Any]], path: Path, max_distance: int) -> None:
-    """One panel per variant: KL(mut || wt) by distance to the variant (log scale, floor 1e-6)."""
-    import numpy as np
-
-    plt = pyplot()
-    figure, axes = plt.subplots(len(items), 1, figsize=(9, 2.3 * len(items)), squeeze=False)
-    for axis, item in zip(axes[:, 0], items):
-        kl, pos = item["kl"], item["position"]
-        offsets = np.arange(len(kl)) - pos
-        near = np.abs(offsets) <= max_distance
-        axis.semilogy(offsets[near], np.maximum(kl[near], 1e-6), color="tab:purple", linewidth=1)
-        axis.axvline(0, color="black", linewidth=0.8, linestyle=":")
-        for site in item["sites"]:
-            if abs(site - pos) <= max_distance:
-                axis.axvspan(site - pos - 0.5, site - pos + 0.5, color="tab:orange", alpha=0.4, linewidth=0)
-        axis.set_xlim(-max_distance - 1, max_distance + 1)
-        axis.set_ylabel("KL(mut||wt)")
-        axis.set_title(f"{item['label']}: kl_context {item['score']:.2f}", fontsize=9)
-    axes[-1, 0].set_xlabel("distance to the variant (nt); orange: splice-site dinucleotides")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def cmd_variants(args: argparse.Namespace) -> int:
     """Zero-shot splice variant-effect scores from the SpliceBERT masked LM.
 
@@ -342,7 +259,9 @@ def cmd_variants(args: argparse.Namespace) -> int:
     tsv, png = out.with_suffix(".tsv"), out.with_suffix(".png")
     check_outputs(inputs, [tsv] + ([png] if args.plot_top > 0 else []), args.overwrite)
 
-    from ..variant_effect import clean_sequence, kl_profile, score_variants, splice_site_positions, vcf_sequences
+    from ..models.splicebert.scoring_splicebert import clean_sequence, kl_profile, splice_site_positions
+    from ..plotting import plot_kl_profiles
+    from ..tasks.splicing.variant_effect import score_variants, vcf_sequences
 
     # Read and check every variant before loading the model: errors come fast and name the variant.
     if args.vcf:
@@ -357,8 +276,10 @@ def cmd_variants(args: argparse.Namespace) -> int:
     else:
         variants = _read_table(source)
         windows = variants
-        labels = [f"{i}: {r}>{a} at {p}" for i, r, a, p in zip(variants["id"], variants["ref"], variants["alt"],
-                                                                 variants["position"])]  # fmt: skip
+        labels = [
+            f"{i}: {r}>{a} at {p}"
+            for i, r, a, p in zip(variants["id"], variants["ref"], variants["alt"], variants["position"])
+        ]
     has_sites = {"exon_start", "exon_end"} <= set(windows.columns)
     wt = [clean_sequence(s) for s in windows["wt_sequence"]]
     mut = [clean_sequence(s) for s in windows["mut_sequence"]]
@@ -372,13 +293,22 @@ def cmd_variants(args: argparse.Namespace) -> int:
     model = SpliceBertForMaskedLM.from_pretrained(model_dir).to(run_device).eval()
     tokenizer = NucleotideTokenizer()
     cache: dict[str, np.ndarray] = {}
-    print(f"scoring {len(wt)} variants ({len(set(wt) | set(mut))} distinct sequences) with {model_dir}",
-          file=sys.stderr)  # fmt: skip
+    distinct = len(set(wt) | set(mut))
+    print(f"scoring {len(wt)} variants ({distinct} distinct sequences) with {model_dir}", file=sys.stderr)
     try:
         scores = score_variants(
-            model, tokenizer, wt, mut, list(windows["position"]), sites=sites, batch_size=args.batch_size,
-            device=run_device, max_distance=args.max_distance, edge=args.edge, cache=cache,
-        )  # fmt: skip
+            model,
+            tokenizer,
+            wt,
+            mut,
+            list(windows["position"]),
+            sites=sites,
+            batch_size=args.batch_size,
+            device=run_device,
+            max_distance=args.max_distance,
+            edge=args.edge,
+            cache=cache,
+        )
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -387,8 +317,9 @@ def cmd_variants(args: argparse.Namespace) -> int:
         frame = pd.concat([variants.reset_index(drop=True), scores], axis=1)
     else:
         keep = [c for c in ("id", "position", "ref", "alt", "exon_start", "exon_end", "label") if c in variants]
-        frame = pd.concat([variants[keep].reset_index(drop=True), scores.drop(columns=["position", "ref", "alt"])],
-                          axis=1)  # fmt: skip
+        frame = pd.concat(
+            [variants[keep].reset_index(drop=True), scores.drop(columns=["position", "ref", "alt"])], axis=1
+        )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     position_note = (
@@ -418,8 +349,8 @@ def cmd_variants(args: argparse.Namespace) -> int:
                 site_positions = acceptor + donor
             kl = kl_profile(cache[wt[i]], cache[mut[i]])
             position = int(windows["position"].iloc[i])
-            items.append({"kl": kl, "position": position, "sites": site_positions, "label": labels[i],
-                          "score": float(kl_context[i])})  # fmt: skip
+            score = float(kl_context[i])
+            items.append({"kl": kl, "position": position, "sites": site_positions, "label": labels[i], "score": score})
         plot_kl_profiles(items, png, args.max_distance)
 
     print(f"{len(frame)} variants scored with {model_dir}; highest kl_context:")
@@ -461,10 +392,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--out outputs/sites --threshold 0.5 --plot-limit 5\n",
     )
     predict.add_argument("fasta", help="FASTA file (DNA or RNA, any case, any length; IUPAC codes read as N)")
-    predict.add_argument("--model", default=str(DEFAULT_SPLICE_SITE_MODEL),
-                         help="fine-tuned splice-site window classifier (default: %(default)s)")  # fmt: skip
-    predict.add_argument("--out", default="outputs/splice_sites",
-                         help="output prefix: PREFIX.tsv, PREFIX.bed, PREFIX_<name>.png")  # fmt: skip
+    predict.add_argument(
+        "--model",
+        default=str(DEFAULT_SPLICE_SITE_MODEL),
+        help="fine-tuned splice-site window classifier (default: %(default)s)",
+    )
+    predict.add_argument(
+        "--out", default="outputs/splice_sites", help="output prefix: PREFIX.tsv, PREFIX.bed, PREFIX_<name>.png"
+    )
     predict.add_argument("--threshold", type=float, default=0.5, help="BED calls: probability > this (default 0.5)")
     predict.add_argument("--plot-limit", type=int, default=10, help="plot the first N sequences (default 10; 0: none)")
     predict.add_argument("--all-positions", action="store_true", help="TSV rows for every position, not only GT/AG")
@@ -490,15 +425,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--vcf", help="VCF (or CSV/TSV with chrom, pos, ref, alt) of SNVs; needs --fasta")
     source.add_argument("--table", help="table of WT/mutant sequence pairs (CSV/TSV, or MaPSy mapsy.txt)")
     variants.add_argument("--fasta", help="reference genome FASTA of the --vcf variants")
-    variants.add_argument("--model", default=str(DEFAULT_SPLICEBERT),
-                          help="SpliceBERT masked LM (default: %(default)s)")  # fmt: skip
+    variants.add_argument(
+        "--model", default=str(DEFAULT_SPLICEBERT), help="SpliceBERT masked LM (default: %(default)s)"
+    )
     variants.add_argument("--out", default="outputs/splice_variants", help="output prefix: PREFIX.tsv, PREFIX.png")
     variants.add_argument("--window", type=int, default=510, help="--vcf: window length in nt (default 510)")
-    variants.add_argument("--center", choices=["variant", "exon"], default="variant",
-                          help="--vcf: centre windows on the variant or on the exon (needs exon bounds)")  # fmt: skip
+    variants.add_argument(
+        "--center",
+        choices=["variant", "exon"],
+        default="variant",
+        help="--vcf: centre windows on the variant or on the exon (needs exon bounds)",
+    )
     variants.add_argument("--max-distance", type=int, default=100, help="KL-context distance D (default 100)")
-    variants.add_argument("--edge", choices=["one_sided", "strict"], default="one_sided",
-                          help="KL-context rule near sequence ends (see variant_effect.kl_context_score)")  # fmt: skip
+    variants.add_argument(
+        "--edge",
+        choices=["one_sided", "strict"],
+        default="one_sided",
+        help="KL-context rule near sequence ends (see scoring_splicebert.kl_context_score)",
+    )
     variants.add_argument("--plot-top", type=int, default=5, help="plot KL profiles of the N highest kl_context")
     variants.add_argument("--batch-size", type=int, default=32, help="sequences per forward pass (default 32)")
     variants.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 import datasets
 
@@ -65,14 +65,14 @@ class BranchpointsConfig(datasets.BuilderConfig):
         index_dir: folder for the FASTA ``.fai`` index when the FASTA folder is read-only.
     """
 
-    bed: Optional[str] = None
-    fasta: Optional[str] = None
+    bed: str | None = None
+    fasta: str | None = None
     window: int = 510
     region_length: int = 27
     keep_all: bool = False
-    validation_chroms: Optional[list[str]] = None
-    test_chroms: Optional[list[str]] = None
-    index_dir: Optional[str] = None
+    validation_chroms: list[str] | None = None
+    test_chroms: list[str] | None = None
+    index_dir: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -135,8 +135,15 @@ def read_branchpoint_bed(path: str, region_length: int = 27, keep_all: bool = Fa
                     start, labels = start - pad, [IGNORE_INDEX] * pad + labels
                 else:
                     end, labels = end + pad, labels + [IGNORE_INDEX] * pad
-            yield {"chrom": chrom, "start": start, "end": end, "name": name, "strand": strand,
-                   "labels": labels, "line": lineno}
+            yield {
+                "chrom": chrom,
+                "start": start,
+                "end": end,
+                "name": name,
+                "strand": strand,
+                "labels": labels,
+                "line": lineno,
+            }
     if skipped:
         logger.info("%s: skipped %d region(s) without a positive label (keep_all=False)", path, skipped)
 
@@ -213,15 +220,18 @@ class BranchpointsBuilder(datasets.GeneratorBasedBuilder):
                     seq = fasta.fetch(chrom, start, end, strand=region["strand"], pad="N")
                 except KeyError as err:
                     raise KeyError(f"{bed}:{region['line']}: {err.args[0]}") from None
-                yield example_key(0, idx), {
-                    "id": f"{chrom}:{region['start']}-{region['end']}({region['strand']})",
-                    "name": region["name"],
-                    "chrom": chrom,
-                    "strand": region["strand"],
-                    "start": start,
-                    "end": end,
-                    "sequence": seq,
-                    "labels": labels,
-                    "region_start": up,
-                }
+                yield (
+                    example_key(0, idx),
+                    {
+                        "id": f"{chrom}:{region['start']}-{region['end']}({region['strand']})",
+                        "name": region["name"],
+                        "chrom": chrom,
+                        "strand": region["strand"],
+                        "start": start,
+                        "end": end,
+                        "sequence": seq,
+                        "labels": labels,
+                        "region_start": up,
+                    },
+                )
                 idx += 1

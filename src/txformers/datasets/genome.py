@@ -29,8 +29,8 @@ import io
 import logging
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Optional, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover
 def example_key(shard: int, idx: int):
     """Key of an example yielded by a builder's ``_generate_examples``."""
     return _Key(shard, idx) if _Key is not None else f"{shard}_{idx}"
+
 
 _COMPLEMENT = str.maketrans("ACGTUNacgtunRYKMSWBDHVrykmswbdhv", "TGCAANtgcaanYRMKSWVHDByrmkswvhdb")
 
@@ -104,16 +105,14 @@ class FastaReader:
     def __init__(
         self,
         path: str | os.PathLike,
-        index_path: Optional[str | os.PathLike] = None,
+        index_path: str | os.PathLike | None = None,
         uppercase: bool = True,
         resolve_chrom_names: bool = True,
     ):
         try:
             import pyfaidx
         except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Reading a genome FASTA needs `pyfaidx` (pip install pyfaidx)."
-            ) from err
+            raise ImportError("Reading a genome FASTA needs `pyfaidx` (pip install pyfaidx).") from err
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"Genome FASTA not found: {self.path}")
@@ -131,7 +130,7 @@ class FastaReader:
             ) from err
         self.resolve_chrom_names = resolve_chrom_names
 
-    def __enter__(self) -> "FastaReader":
+    def __enter__(self) -> FastaReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -166,7 +165,7 @@ class FastaReader:
     def chrom_length(self, chrom: str) -> int:
         return len(self._fasta[self.resolve(chrom)])
 
-    def fetch(self, chrom: str, start: int, end: int, strand: str = "+", pad: Optional[str] = None) -> str:
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+", pad: str | None = None) -> str:
         """Sequence of ``chrom[start:end]`` (0-based, half-open), reverse-complemented on ``-``.
 
         Args:
@@ -183,8 +182,7 @@ class FastaReader:
         lo, hi = max(start, 0), min(end, length)
         if (lo != start or hi != end) and pad is None:
             raise ValueError(
-                f"Region {chrom}:{start}-{end} runs past the ends of {name} (length {length}); "
-                "pass pad='N' to pad it"
+                f"Region {chrom}:{start}-{end} runs past the ends of {name} (length {length}); pass pad='N' to pad it"
             )
         seq = self._fasta[name][lo:hi] if hi > lo else ""
         if pad is not None:
@@ -268,9 +266,9 @@ def detect_annotation_format(path: str | os.PathLike) -> str:
 
 def read_transcripts(
     path: str | os.PathLike,
-    fmt: Optional[str] = None,
-    biotypes: Optional[Sequence[str]] = None,
-    chroms: Optional[Iterable[str]] = None,
+    fmt: str | None = None,
+    biotypes: Sequence[str] | None = None,
+    chroms: Iterable[str] | None = None,
 ) -> list[Transcript]:
     """Transcripts of a GTF or GFF3 annotation, with their exons, in file order.
 
@@ -363,8 +361,15 @@ def read_transcripts(
         else:  # exon rows only: the span is the exons' union
             chrom, _, _, strand, attrs = tx_exons[0]
             gid = attrs.get("gene_id", "") if is_gtf else attrs.get("Parent", "")
-            tx = _new_transcript(key if is_gtf else _strip_prefix(key), gid, chrom,
-                                 min(e[1] for e in tx_exons), max(e[2] for e in tx_exons), strand, attrs)
+            tx = _new_transcript(
+                key if is_gtf else _strip_prefix(key),
+                gid,
+                chrom,
+                min(e[1] for e in tx_exons),
+                max(e[2] for e in tx_exons),
+                strand,
+                attrs,
+            )
         if not is_gtf:
             tx.gene_id = genes.get(tx.gene_id, _strip_prefix(tx.gene_id))
         tx.exons = sorted((s, e) for _, s, e, _, _ in tx_exons)
@@ -387,7 +392,7 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
 
     The header is the text after ``>``, stripped. Lines before the first header are an error.
     """
-    header: Optional[str] = None
+    header: str | None = None
     chunks: list[str] = []
     with open_text(path) as handle:
         for lineno, line in enumerate(handle, 1):

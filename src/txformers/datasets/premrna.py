@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence, Union
 
 import datasets
 
@@ -69,20 +69,20 @@ class PreMrnaConfig(datasets.BuilderConfig):
         index_dir: folder for the ``.fai`` index when the FASTA folder is read-only.
     """
 
-    fasta: Optional[Union[str, list[str]]] = None
-    annotation: Optional[Union[str, list[str]]] = None
-    annotation_format: Optional[str] = None
+    fasta: str | list[str] | None = None
+    annotation: str | list[str] | None = None
+    annotation_format: str | None = None
     unit: str = "gene"
     chunking: str = "random"
     min_len: int = 64
     max_len: int = 1024
     fixed_len: int = 510
-    stride: Optional[int] = None
+    stride: int | None = None
     seed: int = 42
-    biotypes: Optional[list[str]] = None
+    biotypes: list[str] | None = None
     max_n_fraction: float = 0.1
-    validation_chroms: Optional[list[str]] = None
-    index_dir: Optional[str] = None
+    validation_chroms: list[str] | None = None
+    index_dir: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -102,8 +102,8 @@ def fragment_bounds(
     min_len: int = 64,
     max_len: int = 1024,
     fixed_len: int = 510,
-    stride: Optional[int] = None,
-    rng: Optional[random.Random] = None,
+    stride: int | None = None,
+    rng: random.Random | None = None,
 ) -> list[tuple[int, int]]:
     """Offsets ``[a, b)`` of the fragments of a region of ``length`` nt (see :class:`PreMrnaConfig`).
 
@@ -248,24 +248,31 @@ class PreMrnaBuilder(datasets.GeneratorBasedBuilder):
                             start, end = region.start + a, region.start + b
                         else:
                             start, end = region.end - b, region.end - a
-                        yield example_key(shard, idx), {
-                            "sequence": fragment,
-                            "transcript_id": region.transcript_id,
-                            "gene_id": region.gene_id,
-                            "chrom": region.chrom,
-                            "strand": region.strand,
-                            "start": start,
-                            "end": end,
-                        }
+                        yield (
+                            example_key(shard, idx),
+                            {
+                                "sequence": fragment,
+                                "transcript_id": region.transcript_id,
+                                "gene_id": region.gene_id,
+                                "chrom": region.chrom,
+                                "strand": region.strand,
+                                "start": start,
+                                "end": end,
+                            },
+                        )
                         idx += 1
             if missing:
                 logger.warning(
                     "%s: skipped transcripts on %d chromosome(s) absent from %s: %s",
-                    annotation_path, len(missing), fasta_path, ", ".join(sorted(missing)[:10]),
+                    annotation_path,
+                    len(missing),
+                    fasta_path,
+                    ", ".join(sorted(missing)[:10]),
                 )
             if n_dropped:
                 logger.warning(
                     "%s: dropped %d fragment(s) with more than %.0f%% N",
-                    fasta_path, n_dropped, 100 * cfg.max_n_fraction,
+                    fasta_path,
+                    n_dropped,
+                    100 * cfg.max_n_fraction,
                 )
-

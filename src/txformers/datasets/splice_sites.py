@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 import datasets
 
@@ -85,8 +85,8 @@ class SpliceSitesConfig(datasets.BuilderConfig):
             ``"warn"`` (keep, log the count), ``"drop"`` (drop, log the count) or ``"error"``.
     """
 
-    species: Optional[list[str] | str] = None
-    crop: Optional[int] = 400
+    species: list[str] | str | None = None
+    crop: int | None = 400
     site_position: int = 300
     site_types: tuple[str, ...] = SITE_TYPES
     validation_fraction: float = 0.1
@@ -106,7 +106,7 @@ class SpliceSitesConfig(datasets.BuilderConfig):
             raise ValueError(f"invalid_sites must be 'warn', 'drop' or 'error', got {self.invalid_sites!r}")
 
 
-def crop_window(seq: str, crop: Optional[int], site_position: int = 300) -> tuple[str, int]:
+def crop_window(seq: str, crop: int | None, site_position: int = 300) -> tuple[str, int]:
     """Central crop keeping the dinucleotide at ``site_position`` astride the centre.
 
     Returns the cropped sequence and the dinucleotide's 0-based index in it.
@@ -118,9 +118,7 @@ def crop_window(seq: str, crop: Optional[int], site_position: int = 300) -> tupl
         return seq, site_position
     start = site_position + 1 - crop // 2
     if start < 0 or start + crop > len(seq):
-        raise ValueError(
-            f"Cannot crop {crop} nt around position {site_position} of a {len(seq)}-nt window"
-        )
+        raise ValueError(f"Cannot crop {crop} nt around position {site_position} of a {len(seq)}-nt window")
     return seq[start : start + crop], crop // 2 - 1
 
 
@@ -176,8 +174,7 @@ class SpliceSitesBuilder(datasets.GeneratorBasedBuilder):
                 raise ValueError(f"data_dir {root} is the species folder {name!r}, not {species}")
             return {name: root}
         names = species or sorted(
-            d for d in os.listdir(root)
-            if any(os.path.isdir(os.path.join(root, d, s)) for s in _SPLIT_DIRS.values())
+            d for d in os.listdir(root) if any(os.path.isdir(os.path.join(root, d, s)) for s in _SPLIT_DIRS.values())
         )
         if not names:
             raise FileNotFoundError(f"No Train/ or Test/ folder in {root} nor in any folder inside it")

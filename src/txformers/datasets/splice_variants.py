@@ -6,9 +6,11 @@ Three configurations (``config_name=``):
   WT/MUT sequences are in the table. The variant position, ``ref`` and ``alt`` come from diffing
   WT and MUT (equal lengths must differ at exactly one position; different lengths are an
   indel, left-aligned by trimming the common suffix, then the common prefix). The exon bounds in
-  the sequence come from the table's ``acceptor`` (15 nt ending at the exon start) and ``donor`` (15 nt starting
-  at the exon end) motifs, matched so that the exon length is ``Exon_End - Exon_Start + 1``.
+  the sequence follow MMSplice (:func:`mapsy_exon_bounds`): the exon ends where the table's ``donor``
+  motif (15 nt starting at the exon end) first occurs and is ``Exon_End - Exon_Start + 1`` nt long,
+  and the ``acceptor`` motif (15 nt) must end right at its start.
   ``label`` = ``ESM``; ``log2_vivo_ratio`` / ``log2_vitro_ratio`` kept (null where missing).
+  :func:`read_mapsy` is the one parser of the table; ``txformers.tasks.splicing`` scores its rows.
 - ``"genome"``: a variant table (CSV/TSV) or VCF plus a genome FASTA. Each row (``chrom``,
   ``pos`` 1-based, ``ref``, ``alt``, optional ``label``, ``strand``, ``exon_start``/``exon_end``
   1-based inclusive, ``id``, ``score``) becomes WT/MUT windows of ``window`` nt (see below).
@@ -50,8 +52,8 @@ import gzip
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 import datasets
 
@@ -100,15 +102,15 @@ class SpliceVariantsConfig(datasets.BuilderConfig):
         index_dir: folder for the FASTA ``.fai`` index when the FASTA folder is read-only.
     """
 
-    table: Optional[str] = None
-    fasta: Optional[str] = None
+    table: str | None = None
+    fasta: str | None = None
     window: int = 510
     center: str = "variant"
-    label_column: Optional[str] = None
-    score_column: Optional[str] = None
+    label_column: str | None = None
+    score_column: str | None = None
     sdv_threshold: float = -24.0
     snv_only: bool = False
-    index_dir: Optional[str] = None
+    index_dir: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -155,30 +157,92 @@ def diff_variant(wt: str, mut: str, name: str = "") -> tuple[int, str, str]:
     return prefix, wt[prefix : len(wt) - suffix], mut[prefix : len(mut) - suffix]
 
 
-def _occurrences(seq: str, motif: str) -> list[int]:
-    found, i = [], seq.find(motif)
-    while i >= 0:
-        found.append(i)
-        i = seq.find(motif, i + 1)
-    return found
+MAPSY_COLUMNS = ("WT_SEQ", "MUT_SEQ", "Exon_Start", "Exon_End", "donor", "acceptor", "ESM")
+"""The columns of ``mapsy.txt`` that define a variant and its exon."""
 
 
 def mapsy_exon_bounds(seq: str, acceptor: str, donor: str, exon_length: int) -> tuple[int, int]:
-    """0-based half-open exon bounds in a MaPSy minigene sequence, or ``(-1, -1)`` if not unique.
+    """0-based half-open exon bounds in a MaPSy minigene sequence, or ``(-1, -1)`` if not found.
 
-    The acceptor motif ends at the exon start, the donor motif starts at the exon end, and the
-    pair must give ``exon_length``.
+    MMSplice's rule: the exon ends where the ``donor`` motif (15 nt starting with the intronic GT)
+    first occurs, and it is ``exon_length`` nt long. The ``acceptor`` motif (15 nt ending with the
+    intronic AG) must end right at the exon start.
+
+    >>> mapsy_exon_bounds("CCCAGACGTACGGTAAGCC", "CAG", "GTAAG", 7)
+    (5, 12)
     """
-    pairs = [
-        (a + len(acceptor), d)
-        for a in _occurrences(seq, acceptor)
-        for d in _occurrences(seq, donor)
-        if d - (a + len(acceptor)) == exon_length
-    ]
-    return pairs[0] if len(pairs) == 1 else (-1, -1)
+    exon_end = seq.find(donor)
+    exon_start = exon_end - exon_length
+    if exon_end < 0 or exon_start < 0 or seq[max(0, exon_start - len(acceptor)) : exon_start] != acceptor:
+        return -1, -1
+    return exon_start, exon_end
 
 
-def _nullable_float(value) -> Optional[float]:
+def read_mapsy(path: str, limit: int | None = None, strict: bool = False) -> list[dict]:
+    """Rows of the MaPSy table (``mapsy.txt``): the one parser of it.
+
+    Each row has ``id``, ``chrom``, ``strand``, ``wt_sequence``, ``mut_sequence`` (upper case),
+    ``variant_pos``, ``ref``, ``alt`` (:func:`diff_variant`), ``exon_start``, ``exon_end``
+    (:func:`mapsy_exon_bounds`; -1 if not found), ``label`` (``ESM``), ``log2_vivo_ratio``,
+    ``log2_vitro_ratio`` (``None`` where missing) and ``test`` (MMSplice's split flag as in the
+    table, NaN without the column).
+
+    Args:
+        path: ``mapsy.txt`` (CSV).
+        limit: read only the first ``limit`` rows.
+        strict: for scoring: the table must have every column of :data:`MAPSY_COLUMNS`, and every
+            row must be a single-nucleotide variant whose exon is found (errors name the row).
+            Otherwise indels are kept and an exon not found gives -1.
+    """
+    import pandas as pd
+
+    table = pd.read_csv(path, nrows=limit)
+    needed = MAPSY_COLUMNS if strict else ("ID", "WT_SEQ", "MUT_SEQ", "ESM")
+    missing = [column for column in needed if column not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing MaPSy column(s) {missing}")
+    has_exons = {"acceptor", "donor", "Exon_Start", "Exon_End"} <= set(table.columns)
+    rows = []
+    for index, row in enumerate(table.to_dict("records")):
+        name = row.get("ID", index)
+        where = f"MaPSy row {index} ({name})"
+        wt, mut = str(row["WT_SEQ"]).upper(), str(row["MUT_SEQ"]).upper()
+        pos, ref, alt = diff_variant(wt, mut, name=f"{path}: {name}")
+        if strict and len(wt) != len(mut):
+            raise ValueError(f"{where}: WT and mutant lengths differ ({len(wt)} vs {len(mut)})")
+        es = ee = -1
+        if has_exons:
+            exon_length = int(row["Exon_End"]) - int(row["Exon_Start"]) + 1
+            donor, acceptor = str(row["donor"]).upper(), str(row["acceptor"]).upper()
+            es, ee = mapsy_exon_bounds(wt, acceptor, donor, exon_length)
+            if strict and es < 0:
+                if donor not in wt:
+                    raise ValueError(f"{where}: donor motif {row['donor']} not found in WT_SEQ")
+                raise ValueError(
+                    f"{where}: acceptor motif {acceptor} does not end at the exon start {wt.find(donor) - exon_length}"
+                )
+        rows.append(
+            {
+                "id": str(name),
+                "chrom": str(row.get("chr", "")),
+                "strand": str(row.get("strand", "")),
+                "wt_sequence": wt,
+                "mut_sequence": mut,
+                "variant_pos": pos,
+                "ref": ref,
+                "alt": alt,
+                "exon_start": es,
+                "exon_end": ee,
+                "label": int(row["ESM"]),
+                "log2_vivo_ratio": _nullable_float(row.get("log2_vivo_ratio")),
+                "log2_vitro_ratio": _nullable_float(row.get("log2_vitro_ratio")),
+                "test": row.get("test", float("nan")),
+            }
+        )
+    return rows
+
+
+def _nullable_float(value) -> float | None:
     if value is None:
         return None
     try:
@@ -202,8 +266,8 @@ def variant_windows(
     strand: str = "+",
     window: int = 510,
     center: str = "variant",
-    exon_start: Optional[int] = None,
-    exon_end: Optional[int] = None,
+    exon_start: int | None = None,
+    exon_end: int | None = None,
     name: str = "",
 ) -> dict:
     """WT/MUT windows of one variant (see the module docstring for the conventions).
@@ -298,7 +362,7 @@ def _read_variant_table(path: str):
     return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype={"chrom": str})
 
 
-def _column_map(columns, label_column: Optional[str], score_column: Optional[str], path: str) -> dict[str, str]:
+def _column_map(columns, label_column: str | None, score_column: str | None, path: str) -> dict[str, str]:
     lookup = {str(c).lower(): c for c in columns}
     mapping = {}
     for field, aliases in _ALIASES.items():
@@ -336,18 +400,20 @@ def read_vexseq_rows(paths: list[str], sdv_threshold: float) -> list[dict]:
     rows = []
     for r in table.to_dict("records"):
         delta_psi = _nullable_float(r.get("HepG2_delta_psi"))
-        rows.append({
-            "id": str(r["ID"]),
-            "chrom": str(r["seqnames"]),
-            "pos": int(r["hg19_variant_position"]),
-            "ref": str(r["reference"]),
-            "alt": str(r["variant"]),
-            "strand": str(r["strand"]),
-            "exon_start": int(r["start"]),
-            "exon_end": int(r["end"]),
-            "label": -1 if delta_psi is None else int(delta_psi < sdv_threshold),
-            "extra": {"delta_psi": delta_psi, "ref_psi": _nullable_float(r.get("HepG2_ref_psi"))},
-        })
+        rows.append(
+            {
+                "id": str(r["ID"]),
+                "chrom": str(r["seqnames"]),
+                "pos": int(r["hg19_variant_position"]),
+                "ref": str(r["reference"]),
+                "alt": str(r["variant"]),
+                "strand": str(r["strand"]),
+                "exon_start": int(r["start"]),
+                "exon_end": int(r["end"]),
+                "label": -1 if delta_psi is None else int(delta_psi < sdv_threshold),
+                "extra": {"delta_psi": delta_psi, "ref_psi": _nullable_float(r.get("HepG2_ref_psi"))},
+            }
+        )
     return rows
 
 
@@ -362,18 +428,20 @@ def _table_rows(path: str, cfg: SpliceVariantsConfig) -> list[dict]:
         if _missing(name):
             name = f"{value['chrom']}_{value['pos']}_{value['ref']}_{value['alt']}"
         exon_start, exon_end = _nullable_int(value.get("exon_start")), _nullable_int(value.get("exon_end"))
-        rows.append({
-            "id": str(name),
-            "chrom": str(value["chrom"]),
-            "pos": int(value["pos"]),
-            "ref": str(value["ref"]),
-            "alt": str(value["alt"]),
-            "strand": "+" if _missing(value.get("strand")) else str(value["strand"]),
-            "exon_start": exon_start if exon_start >= 0 else None,
-            "exon_end": exon_end if exon_end >= 0 else None,
-            "label": _nullable_int(value.get("label")),
-            "extra": {"score": _nullable_float(value.get("score"))},
-        })
+        rows.append(
+            {
+                "id": str(name),
+                "chrom": str(value["chrom"]),
+                "pos": int(value["pos"]),
+                "ref": str(value["ref"]),
+                "alt": str(value["alt"]),
+                "strand": "+" if _missing(value.get("strand")) else str(value["strand"]),
+                "exon_start": exon_start if exon_start >= 0 else None,
+                "exon_end": exon_end if exon_end >= 0 else None,
+                "label": _nullable_int(value.get("label")),
+                "extra": {"score": _nullable_float(value.get("score"))},
+            }
+        )
     return rows
 
 
@@ -465,42 +533,14 @@ class SpliceVariantsBuilder(datasets.GeneratorBasedBuilder):
             yield from self._genome(kind, paths)
 
     def _mapsy(self, path: str) -> Iterator:
-        import pandas as pd
-
-        table = pd.read_csv(path)
-        needed = {"ID", "WT_SEQ", "MUT_SEQ", "ESM"}
-        if needed - set(table.columns):
-            raise ValueError(f"{path}: missing MaPSy column(s) {sorted(needed - set(table.columns))}")
         no_exon = skipped = 0
         idx = 0
-        for row in table.to_dict("records"):
-            wt, mut = str(row["WT_SEQ"]).upper(), str(row["MUT_SEQ"]).upper()
-            pos, ref, alt = diff_variant(wt, mut, name=f"{path}: {row['ID']}")
-            if self.config.snv_only and (len(ref) != 1 or len(alt) != 1):
+        for row in read_mapsy(path):
+            if self.config.snv_only and (len(row["ref"]) != 1 or len(row["alt"]) != 1):
                 skipped += 1
                 continue
-            es = ee = -1
-            if all(k in row for k in ("acceptor", "donor", "Exon_Start", "Exon_End")):
-                es, ee = mapsy_exon_bounds(
-                    wt, str(row["acceptor"]).upper(), str(row["donor"]).upper(),
-                    int(row["Exon_End"]) - int(row["Exon_Start"]) + 1,
-                )
-            no_exon += es < 0
-            yield example_key(0, idx), {
-                "id": str(row["ID"]),
-                "chrom": str(row.get("chr", "")),
-                "strand": str(row.get("strand", "")),
-                "wt_sequence": wt,
-                "mut_sequence": mut,
-                "variant_pos": pos,
-                "ref": ref,
-                "alt": alt,
-                "exon_start": es,
-                "exon_end": ee,
-                "label": int(row["ESM"]),
-                "log2_vivo_ratio": _nullable_float(row.get("log2_vivo_ratio")),
-                "log2_vitro_ratio": _nullable_float(row.get("log2_vitro_ratio")),
-            }
+            no_exon += row["exon_start"] < 0
+            yield example_key(0, idx), {key: value for key, value in row.items() if key != "test"}
             idx += 1
         if no_exon:
             logger.warning("%s: exon bounds not found for %d row(s) (exon_start = exon_end = -1)", path, no_exon)
@@ -527,13 +567,30 @@ class SpliceVariantsBuilder(datasets.GeneratorBasedBuilder):
                     skipped += 1
                     continue
                 windows = variant_windows(
-                    fasta, row["chrom"], row["pos"], row["ref"], row["alt"], row["strand"], cfg.window,
-                    cfg.center, row["exon_start"], row["exon_end"], name=row["id"],
+                    fasta,
+                    row["chrom"],
+                    row["pos"],
+                    row["ref"],
+                    row["alt"],
+                    row["strand"],
+                    cfg.window,
+                    cfg.center,
+                    row["exon_start"],
+                    row["exon_end"],
+                    name=row["id"],
                 )
-                yield example_key(0, idx), {
-                    "id": row["id"], "chrom": row["chrom"], "strand": row["strand"], "pos": row["pos"],
-                    **windows, "label": row["label"], **row["extra"],
-                }
+                yield (
+                    example_key(0, idx),
+                    {
+                        "id": row["id"],
+                        "chrom": row["chrom"],
+                        "strand": row["strand"],
+                        "pos": row["pos"],
+                        **windows,
+                        "label": row["label"],
+                        **row["extra"],
+                    },
+                )
                 idx += 1
         if skipped:
             logger.warning("%s: dropped %d indel/MNV row(s) (snv_only=True)", paths[0], skipped)

@@ -27,15 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
 
 from ..models.splicebert import SpliceBertConfig, SpliceBertForSequenceClassification
 from ..models.splicebert.pipeline_splicebert import SPLICE_SITE_TASK, add_pipelines_to_checkpoint
+from ..tasks.splicing.sites import ID2LABEL, logistic_baseline, site_metrics
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
-
-ID2LABEL = {0: "neither", 1: "donor", 2: "acceptor"}
-SITE_CLASS = {"donor": 1, "acceptor": 2}
 
 
 def load_splits(data_dir: str, crop: int, validation_fraction: float, seed: int, cache_dir: str | None) -> dict:
@@ -56,54 +52,6 @@ def load_splits(data_dir: str, crop: int, validation_fraction: float, seed: int,
         }
         for name, split in splits.items()
     }
-
-
-def site_metrics(probabilities: np.ndarray, split: dict) -> dict:
-    """Per site type: the candidates of that type (true sites vs decoys), scored by P(that type)."""
-    result = {}
-    for site, column in SITE_CLASS.items():
-        rows = split["site_type"] == site
-        truth = (split["label"][rows] == column).astype(int)
-        score = probabilities[rows, column] if probabilities.ndim == 2 else probabilities[rows]
-        result[site] = {
-            "n": int(rows.sum()),
-            "auroc": float(roc_auc_score(truth, score)),
-            "ap": float(average_precision_score(truth, score)),
-            "accuracy": float(accuracy_score(truth, score > 0.5)),
-            "f1": float(f1_score(truth, score > 0.5)),
-        }
-    return result
-
-
-# ----------------------------------------------------------------------------- baseline (c)
-def one_hot_flank(sequences: np.ndarray, flank: int = 60) -> np.ndarray:
-    """One-hot (A, C, G, T) of the ``2 * flank`` nt around the centre of equal-length windows
-    (``flank`` shrinks to what a short window holds)."""
-    centre = len(sequences[0]) // 2
-    flank = min(flank, centre, len(sequences[0]) - centre)
-    codes = np.frombuffer("".join(s[centre - flank : centre + flank] for s in sequences).upper().encode(), np.uint8)
-    table = np.full(256, -1)
-    for i, base in enumerate("ACGT"):
-        table[ord(base)] = i
-    index = table[codes].reshape(len(sequences), 2 * flank)
-    features = np.zeros((len(sequences), 2 * flank, 4), dtype=np.float32)
-    rows, cols = np.nonzero(index >= 0)
-    features[rows, cols, index[rows, cols]] = 1
-    return features.reshape(len(sequences), -1)
-
-
-def logistic_baseline(splits: dict, flank: int = 60, seed: int = 0) -> dict:
-    """One logistic regression per site type on one-hot +-``flank`` nt, trained on train+validation."""
-    scores = np.zeros(len(splits["test"]["label"]))
-    for site, column in SITE_CLASS.items():
-        train_rows = {k: v[np.isin(splits["train"]["site_type"], [site])] for k, v in splits["train"].items()}
-        valid_rows = {k: v[np.isin(splits["validation"]["site_type"], [site])] for k, v in splits["validation"].items()}
-        x = one_hot_flank(np.concatenate([train_rows["sequence"], valid_rows["sequence"]]), flank)
-        y = (np.concatenate([train_rows["label"], valid_rows["label"]]) == column).astype(int)
-        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)
-        test_rows = splits["test"]["site_type"] == site
-        scores[test_rows] = model.predict_proba(one_hot_flank(splits["test"]["sequence"][test_rows], flank))[:, 1]
-    return site_metrics(scores, splits["test"])
 
 
 # ----------------------------------------------------------------------------- fine-tuning (a, b)
@@ -134,8 +82,16 @@ def finetune(
     if args.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, modules_to_save=["classifier"],
-                                                 target_modules=["query", "key", "value", "dense"]))  # fmt: skip
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=8,
+                lora_alpha=16,
+                lora_dropout=0.05,
+                modules_to_save=["classifier"],
+                target_modules=["query", "key", "value", "dense"],
+            ),
+        )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     steps = args.max_steps or args.epochs * (len(labels) // args.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -154,8 +110,9 @@ def finetune(
             order, position = torch.randperm(len(labels), generator=generator), 0
         rows = order[position : position + args.batch_size]
         position += args.batch_size
-        loss = model(input_ids=encoded["train"][rows].to(accelerator.device),
-                     labels=labels[rows].to(accelerator.device)).loss  # fmt: skip
+        loss = model(
+            input_ids=encoded["train"][rows].to(accelerator.device), labels=labels[rows].to(accelerator.device)
+        ).loss
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
@@ -199,8 +156,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup-steps", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--limit-train", type=int, default=0, help="use only this many training windows (0: all)")
-    parser.add_argument("--pooling", choices=["center", "mean", "cls"], default="center",
-                        help="window summary fed to the head: the candidate's nucleotide, the mean over the window, [CLS]")
+    parser.add_argument(
+        "--pooling",
+        choices=["center", "mean", "cls"],
+        default="center",
+        help="window summary fed to the head: the candidate's nucleotide, the mean over the window, [CLS]",
+    )
     parser.add_argument("--lora", action="store_true", help="LoRA adapters + head instead of full fine-tuning")
     parser.add_argument("--skip-scratch", action="store_true", help="do not train the no-pretraining model (b)")
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
@@ -225,8 +186,13 @@ def main(argv: list[str] | None = None) -> dict:
     results["logistic_regression_onehot_60nt"] = {"test": logistic_baseline(splits, seed=args.seed)}
     print("logistic regression:", json.dumps(results["logistic_regression_onehot_60nt"]["test"]))
 
-    head = dict(num_labels=3, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
-                classifier_pooling=args.pooling, window_size=args.crop)  # fmt: skip
+    head = dict(
+        num_labels=3,
+        id2label=ID2LABEL,
+        label2id={v: k for k, v in ID2LABEL.items()},
+        classifier_pooling=args.pooling,
+        window_size=args.crop,
+    )
     pretrained = SpliceBertForSequenceClassification.from_pretrained(args.pretrained, **head)
     model, results["pretrained"] = finetune(pretrained, splits, tokenizer, args, "pretrained")
     model.config.custom_pipelines = {}  # not the masked-LM pipelines of the pretrained checkpoint
@@ -242,8 +208,13 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("pretrained", "scratch", "logistic_regression_onehot_60nt"):
         if name in results:
             test = results[name]["test"]
-            print(f"{name:<34}" + "  ".join(
-                f"{site} AUROC {m['auroc']:.4f} AP {m['ap']:.4f} acc {m['accuracy']:.4f}" for site, m in test.items()))  # fmt: skip
+            print(
+                f"{name:<34}"
+                + "  ".join(
+                    f"{site} AUROC {m['auroc']:.4f} AP {m['ap']:.4f} acc {m['accuracy']:.4f}"
+                    for site, m in test.items()
+                )
+            )
     return results
 
 

@@ -65,9 +65,9 @@ from sklearn.metrics import accuracy_score, average_precision_score, f1_score, r
 
 from ..datasets.branchpoints import IGNORE_INDEX
 from ..models.splicebert import SpliceBertConfig, SpliceBertForTokenClassification
+from ..tasks.splicing.sites import ID2LABEL as SPLICE_ID2LABEL
+from ..tasks.splicing.sites import one_hot_flank, site_metrics
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
-from .finetune_splice import ID2LABEL as SPLICE_ID2LABEL
-from .finetune_splice import one_hot_flank, site_metrics
 
 BRANCHPOINT_ID2LABEL = {0: "none", 1: "branchpoint"}
 DEFAULT_TEST_CHROMS = "chr1,chr3,chr5,chr7,chr9"
@@ -97,8 +97,14 @@ def _prepare(builder) -> dict:
     return builder.as_dataset()
 
 
-def check_branchpoint_inputs(bed: str, fasta: str, test_chroms: list[str], valid_chroms: list[str],
-                             keep_all: bool = False, index_dir: str | None = None) -> dict[str, int]:  # fmt: skip
+def check_branchpoint_inputs(
+    bed: str,
+    fasta: str,
+    test_chroms: list[str],
+    valid_chroms: list[str],
+    keep_all: bool = False,
+    index_dir: str | None = None,
+) -> dict[str, int]:
     """Check a labelled BED against its genome before building anything; regions per chromosome.
 
     Raises :class:`DataError` naming the BED chromosomes absent from the FASTA, or the
@@ -128,8 +134,10 @@ def check_branchpoint_inputs(bed: str, fasta: str, test_chroms: list[str], valid
     except (ValueError, FileNotFoundError) as err:
         raise DataError(str(err)) from err
     if not counts:
-        raise DataError(f"{bed}: no region with a positive label (1) in column 5" + ("" if keep_all else
-                        " (pass --keep-all to keep regions without one)"))  # fmt: skip
+        raise DataError(
+            f"{bed}: no region with a positive label (1) in column 5"
+            + ("" if keep_all else " (pass --keep-all to keep regions without one)")
+        )
     index_path = None
     if index_dir is not None:
         Path(index_dir).mkdir(parents=True, exist_ok=True)
@@ -142,13 +150,17 @@ def check_branchpoint_inputs(bed: str, fasta: str, test_chroms: list[str], valid
         raise DataError(str(err)) from err
     if missing:
         where = ", ".join(f"{c!r} (line {first_line[c]})" for c in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise DataError(f"chromosome{'s' if len(missing) > 1 else ''} {where} of {bed} "
-                        f"{'are' if len(missing) > 1 else 'is'} not in the FASTA {fasta} (it has: {shown})")  # fmt: skip
+        raise DataError(
+            f"chromosome{'s' if len(missing) > 1 else ''} {where} of {bed} "
+            f"{'are' if len(missing) > 1 else 'is'} not in the FASTA {fasta} (it has: {shown})"
+        )
     for option, chroms in (("--test-chroms", test_chroms), ("--valid-chroms", valid_chroms)):
         absent = [c for c in chroms if c not in counts]
         if absent:
-            raise DataError(f"{option}: {', '.join(absent)} not among the chromosomes of {bed} with labelled "
-                            f"regions ({', '.join(sorted(counts))})")  # fmt: skip
+            raise DataError(
+                f"{option}: {', '.join(absent)} not among the chromosomes of {bed} with labelled "
+                f"regions ({', '.join(sorted(counts))})"
+            )
     overlap = sorted(set(test_chroms) & set(valid_chroms))
     if overlap:
         raise DataError(f"chromosomes both in --test-chroms and --valid-chroms: {', '.join(overlap)}")
@@ -157,17 +169,31 @@ def check_branchpoint_inputs(bed: str, fasta: str, test_chroms: list[str], valid
     return counts
 
 
-def load_branchpoint_splits(bed: str, fasta: str, window: int, test_chroms: list[str], valid_chroms: list[str],
-                            keep_all: bool = False, index_dir: str | None = None,
-                            cache_dir: str | None = None) -> dict[str, dict]:  # fmt: skip
+def load_branchpoint_splits(
+    bed: str,
+    fasta: str,
+    window: int,
+    test_chroms: list[str],
+    valid_chroms: list[str],
+    keep_all: bool = False,
+    index_dir: str | None = None,
+    cache_dir: str | None = None,
+) -> dict[str, dict]:
     """Train / validation / test of :class:`BranchpointsBuilder`, split by chromosome, as dicts of
     arrays: ``id``, ``sequence``, ``labels`` (one list of per-nt labels per window), ``chrom``."""
     from ..datasets.branchpoints import BranchpointsBuilder
 
     check_branchpoint_inputs(bed, fasta, test_chroms, valid_chroms, keep_all, index_dir)
-    builder = BranchpointsBuilder(bed=bed, fasta=fasta, window=window, keep_all=keep_all, index_dir=index_dir,
-                                  test_chroms=test_chroms or None, validation_chroms=valid_chroms or None,
-                                  cache_dir=cache_dir)  # fmt: skip
+    builder = BranchpointsBuilder(
+        bed=bed,
+        fasta=fasta,
+        window=window,
+        keep_all=keep_all,
+        index_dir=index_dir,
+        test_chroms=test_chroms or None,
+        validation_chroms=valid_chroms or None,
+        cache_dir=cache_dir,
+    )
     splits = _prepare(builder)
     return {
         name: {
@@ -180,16 +206,18 @@ def load_branchpoint_splits(bed: str, fasta: str, window: int, test_chroms: list
     }
 
 
-def load_splice_site_splits(data_dir: str, crop: int, validation_fraction: float, seed: int,
-                            cache_dir: str | None = None) -> dict[str, dict]:  # fmt: skip
+def load_splice_site_splits(
+    data_dir: str, crop: int, validation_fraction: float, seed: int, cache_dir: str | None = None
+) -> dict[str, dict]:
     """Train / validation / test of :class:`SpliceSitesBuilder` with per-nt labels: the candidate
     dinucleotide's first nucleotide carries the window's label (0 neither, 1 donor, 2 acceptor),
     every other position -100. Also ``label`` and ``site_type`` per window (for
-    :func:`~txformers.training.finetune_splice.site_metrics`)."""
+    :func:`~txformers.tasks.splicing.sites.site_metrics`)."""
     from ..datasets.splice_sites import SpliceSitesBuilder
 
-    builder = SpliceSitesBuilder(data_dir=data_dir, crop=crop, validation_fraction=validation_fraction, seed=seed,
-                                 cache_dir=cache_dir)  # fmt: skip
+    builder = SpliceSitesBuilder(
+        data_dir=data_dir, crop=crop, validation_fraction=validation_fraction, seed=seed, cache_dir=cache_dir
+    )
     splits = _prepare(builder)
     if "test" not in splits or "train" not in splits:
         raise DataError(f"{data_dir} needs both Train/ and Test/ folders (found splits: {', '.join(splits)})")
@@ -233,8 +261,11 @@ def encode(tokenizer: NucleotideTokenizer, split: dict) -> dict[str, torch.Tenso
         if len(values) != len(sequence):
             raise DataError(f"window {row}: {len(values)} labels for a {len(sequence)}-nt sequence")
         labels[row, 1 : 1 + len(values)] = torch.as_tensor(np.asarray(values, dtype=np.int8))
-    return {"input_ids": batch["input_ids"].to(torch.uint8), "attention_mask": batch["attention_mask"].to(torch.uint8),
-            "labels": labels}  # fmt: skip
+    return {
+        "input_ids": batch["input_ids"].to(torch.uint8),
+        "attention_mask": batch["attention_mask"].to(torch.uint8),
+        "labels": labels,
+    }
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -264,8 +295,11 @@ def token_metrics(probabilities: np.ndarray, labels: np.ndarray, id2label: dict[
             "f1": float(f1_score(truth, decision, zero_division=0.0)),
             "accuracy": float(accuracy_score(truth, decision)),
         }
-    return {"n_positions": int(len(labels)), "accuracy": float(accuracy_score(labels, predicted)),
-            "per_class": per_class}  # fmt: skip
+    return {
+        "n_positions": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "per_class": per_class,
+    }
 
 
 def _json_safe(value):
@@ -317,8 +351,14 @@ def labelled_positions(split: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.concatenate(rows), np.concatenate(positions), np.concatenate(labels).astype(int)
 
 
-def position_baseline(splits: dict, id2label: dict[int, str], flank: int = 60, max_train: int = 100_000,
-                      seed: int = 0, chunk: int = 50_000) -> tuple[dict, np.ndarray]:  # fmt: skip
+def position_baseline(
+    splits: dict,
+    id2label: dict[int, str],
+    flank: int = 60,
+    max_train: int = 100_000,
+    seed: int = 0,
+    chunk: int = 50_000,
+) -> tuple[dict, np.ndarray]:
     """Logistic regression on the one-hot +-``flank`` nt of each labelled position, trained on at
     most ``max_train`` training positions; test metrics and test probabilities."""
     rows, positions, labels = labelled_positions(splits["train"])
@@ -358,8 +398,9 @@ def predict(model, encoded: dict[str, torch.Tensor], batch_size: int, device) ->
     return tuple(torch.cat(x).numpy() for x in (rows, positions, labels, probabilities))
 
 
-def finetune(model: SpliceBertForTokenClassification, splits: dict, tokenizer: NucleotideTokenizer,
-             args: argparse.Namespace) -> tuple[SpliceBertForTokenClassification, dict, tuple]:  # fmt: skip
+def finetune(
+    model: SpliceBertForTokenClassification, splits: dict, tokenizer: NucleotideTokenizer, args: argparse.Namespace
+) -> tuple[SpliceBertForTokenClassification, dict, tuple]:
     """Train on ``splits["train"]``, keep the best step by validation AUROC; test metrics and
     test predictions ``(rows, positions, labels, probabilities)``."""
     from accelerate import Accelerator
@@ -371,9 +412,16 @@ def finetune(model: SpliceBertForTokenClassification, splits: dict, tokenizer: N
     if args.lora:
         from peft import LoraConfig, get_peft_model
 
-        model = get_peft_model(model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.05,
-                                                 modules_to_save=["classifier"],
-                                                 target_modules=["query", "key", "value", "dense"]))  # fmt: skip
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=args.lora_r,
+                lora_alpha=2 * args.lora_r,
+                lora_dropout=0.05,
+                modules_to_save=["classifier"],
+                target_modules=["query", "key", "value", "dense"],
+            ),
+        )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     n_train = len(encoded["train"]["input_ids"])
     global_batch = args.batch_size * accelerator.num_processes
@@ -400,7 +448,9 @@ def finetune(model: SpliceBertForTokenClassification, splits: dict, tokenizer: N
         optimizer.zero_grad()
         losses.append(loss.item())
         if step % args.eval_every == 0 or step == steps:
-            _, _, labels, probabilities = predict(model, encoded["validation"], args.eval_batch_size, accelerator.device)
+            _, _, labels, probabilities = predict(
+                model, encoded["validation"], args.eval_batch_size, accelerator.device
+            )
             metrics = evaluate(probabilities, labels, splits["validation"], id2label)
             auroc = selection_score(metrics, id2label)
             history.append({"step": step, "train_loss": float(np.mean(losses)), "validation_auroc": auroc})
@@ -430,13 +480,15 @@ def write_predictions(path: Path, split: dict, predictions: tuple, id2label: dic
     import pandas as pd
 
     rows, positions, labels, probabilities = predictions
-    table = pd.DataFrame({
-        "id": split["id"][rows],
-        "position": positions,
-        "nucleotide": [split["sequence"][r][p] for r, p in zip(rows, positions)],
-        "label": labels,
-        **{f"p_{name}": probabilities[:, i] for i, name in sorted(id2label.items())},
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "id": split["id"][rows],
+            "position": positions,
+            "nucleotide": [split["sequence"][r][p] for r, p in zip(rows, positions)],
+            "label": labels,
+            **{f"p_{name}": probabilities[:, i] for i, name in sorted(id2label.items())},
+        }
+    )
     table.to_csv(path, sep="\t", index=False)
 
 
@@ -446,12 +498,17 @@ def _chroms(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m txformers.training.finetune_tokens", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m txformers.training.finetune_tokens",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--task", required=True, choices=["branchpoint", "splice-sites"])
     parser.add_argument("--pretrained", required=True, help="pretrained SpliceBERT (txformers or original folder)")
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --output-dir")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier run in --output-dir"
+    )
     group = parser.add_argument_group("branchpoint")
     group.add_argument("--bed", help="Mercer-style labelled BED (27-nt regions, per-nt labels in column 5)")
     group.add_argument("--fasta", help="genome FASTA of the BED's build (e.g. hg19)")
@@ -502,17 +559,20 @@ def main(argv: list[str] | None = None) -> dict:
     config = SpliceBertConfig.from_pretrained(args.pretrained)
     length = args.window if args.task == "branchpoint" else args.crop
     if length + 2 > config.max_position_embeddings:
-        raise DataError(f"{'--window' if args.task == 'branchpoint' else '--crop'} {length} needs "
-                        f"{length + 2} positions; {args.pretrained} has max_position_embeddings="
-                        f"{config.max_position_embeddings}")  # fmt: skip
+        raise DataError(
+            f"{'--window' if args.task == 'branchpoint' else '--crop'} {length} needs "
+            f"{length + 2} positions; {args.pretrained} has max_position_embeddings="
+            f"{config.max_position_embeddings}"
+        )
 
     if args.task == "branchpoint":
         id2label = BRANCHPOINT_ID2LABEL
         test_chroms, valid_chroms = _chroms(args.test_chroms), _chroms(args.valid_chroms)
         if not test_chroms or not valid_chroms:
             raise DataError("--test-chroms and --valid-chroms must each name at least one chromosome")
-        splits = load_branchpoint_splits(args.bed, args.fasta, args.window, test_chroms, valid_chroms,
-                                         args.keep_all, args.index_dir, args.cache_dir)  # fmt: skip
+        splits = load_branchpoint_splits(
+            args.bed, args.fasta, args.window, test_chroms, valid_chroms, args.keep_all, args.index_dir, args.cache_dir
+        )
         inputs = [args.bed, args.fasta]
     else:
         id2label = SPLICE_ID2LABEL
@@ -532,13 +592,14 @@ def main(argv: list[str] | None = None) -> dict:
         labels = labelled_positions(split)[2]
         positions[name] = {id2label[i]: int((labels == i).sum()) for i in sorted(id2label)}
     results: dict = {
-        "command": "python -m txformers.training.finetune_tokens "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python -m txformers.training.finetune_tokens " + " ".join(sys.argv[1:] if argv is None else argv),
         "task": args.task,
         "args": vars(args),
         "labels": id2label,
-        "splits": {name: {"windows": len(split["sequence"]), "labelled_positions": positions[name]}
-                   for name, split in splits.items()},  # fmt: skip
+        "splits": {
+            name: {"windows": len(split["sequence"]), "labelled_positions": positions[name]}
+            for name, split in splits.items()
+        },
     }
     if args.task == "branchpoint":
         results["chromosomes"] = {name: sorted(set(split["chrom"])) for name, split in splits.items()}
@@ -548,8 +609,9 @@ def main(argv: list[str] | None = None) -> dict:
         }
 
     set_seed(args.seed)
-    head = dict(num_labels=len(id2label), id2label=id2label, label2id={v: k for k, v in id2label.items()},
-                window_size=length)  # fmt: skip
+    head = dict(
+        num_labels=len(id2label), id2label=id2label, label2id={v: k for k, v in id2label.items()}, window_size=length
+    )
     model = SpliceBertForTokenClassification.from_pretrained(args.pretrained, **head)
     model, results["model"], predictions = finetune(model, splits, tokenizer, args)
     if state.is_main_process:
@@ -562,8 +624,14 @@ def main(argv: list[str] | None = None) -> dict:
             if name == "model" or name.startswith("logistic_regression"):
                 test = result["test"]
                 shown = test.get("per_site_type") or {k: v for k, v in test["per_class"].items() if k != id2label[0]}
-                print(f"{name:<34}" + "  ".join(f"{label} AUROC {m['auroc']:.4f} AP {m['ap']:.4f} F1 {m['f1']:.4f}"
-                                               for label, m in shown.items()) + f"  accuracy {test['accuracy']:.4f}")  # fmt: skip
+                print(
+                    f"{name:<34}"
+                    + "  ".join(
+                        f"{label} AUROC {m['auroc']:.4f} AP {m['ap']:.4f} F1 {m['f1']:.4f}"
+                        for label, m in shown.items()
+                    )
+                    + f"  accuracy {test['accuracy']:.4f}"
+                )
     return results
 
 

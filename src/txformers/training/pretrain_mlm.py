@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..models.splicebert import SpliceBertConfig, SpliceBertForMaskedLM
+from ..tasks.splicing.mlm import evaluate_mlm, mask_tokens
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
 
 PRESETS = {
@@ -128,70 +129,6 @@ class FragmentStream(IterableDataset):
                 return
 
 
-def mask_tokens(
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    tokenizer: NucleotideTokenizer,
-    generator: torch.Generator,
-    mlm_probability: float = 0.15,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking restricted to nucleotides: returns (masked inputs, labels with -100 elsewhere).
-
-    Of the selected positions 80 % become ``[MASK]``, 10 % a random nucleotide (A/C/G/T, never a
-    special token) and 10 % are left unchanged. Special tokens and padding are never selected.
-    """
-    nucleotide_ids = torch.tensor([tokenizer.convert_tokens_to_ids(b) for b in "ACGT"])
-    maskable = (input_ids >= tokenizer.convert_tokens_to_ids("N")) & attention_mask.bool()
-    selected = (torch.rand(input_ids.shape, generator=generator) < mlm_probability) & maskable
-    labels = torch.where(selected, input_ids, torch.full_like(input_ids, -100))
-    draw = torch.rand(input_ids.shape, generator=generator)
-    masked = input_ids.clone()
-    masked[selected & (draw < 0.8)] = tokenizer.mask_token_id
-    to_random = selected & (draw >= 0.8) & (draw < 0.9)
-    random_ids = nucleotide_ids[torch.randint(0, 4, input_ids.shape, generator=generator)]
-    masked[to_random] = random_ids[to_random]
-    return masked, labels
-
-
-# ----------------------------------------------------------------------------- evaluation
-@torch.inference_mode()
-def evaluate_mlm(
-    model: SpliceBertForMaskedLM,
-    tokenizer: NucleotideTokenizer,
-    sequences: list[str],
-    batch_size: int = 16,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-) -> dict[str, float]:
-    """Masked-nucleotide loss, accuracy and balanced accuracy (mean recall over A/C/G/T) on held-out
-    sequences, masking as in training with a fixed seed (SpliceBERT reports balanced accuracy)."""
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    nucleotide_ids = [tokenizer.convert_tokens_to_ids(b) for b in "ACGT"]
-    confusion = np.zeros((4, 4), dtype=np.int64)
-    total_loss, total_tokens = 0.0, 0
-    for start in range(0, len(sequences), batch_size):
-        batch = tokenizer(sequences[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")
-        inputs, labels = mask_tokens(batch["input_ids"], batch["attention_mask"], tokenizer, generator)
-        labels[~torch.isin(labels, torch.tensor(nucleotide_ids))] = -100  # score A/C/G/T (not N)
-        logits = model(input_ids=inputs.to(device), attention_mask=batch["attention_mask"].to(device)).logits.cpu()
-        scored = labels != -100
-        if not scored.any():
-            continue
-        acgt_logits = logits[scored][:, nucleotide_ids]
-        truth = torch.tensor([nucleotide_ids.index(i) for i in labels[scored].tolist()])
-        total_loss += torch.nn.functional.cross_entropy(logits[scored], labels[scored], reduction="sum").item()
-        total_tokens += int(scored.sum())
-        np.add.at(confusion, (truth.numpy(), acgt_logits.argmax(-1).numpy()), 1)
-    recall = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {
-        "masked_tokens": total_tokens,
-        "loss": total_loss / max(total_tokens, 1),
-        "accuracy": float(confusion.diagonal().sum() / max(confusion.sum(), 1)),
-        "balanced_accuracy": float(recall[confusion.sum(1) > 0].mean()) if confusion.sum() else float("nan"),
-    }
-
-
 # ----------------------------------------------------------------------------- training
 def build_model(args: argparse.Namespace) -> SpliceBertForMaskedLM:
     if args.init_from:
@@ -225,10 +162,15 @@ def train(args: argparse.Namespace) -> dict:
         raise ValueError(f"fragments of {length or args.max_length} nt do not fit max_position_embeddings {limit}")
 
     stream = FragmentStream(
-        args.train_files, fixed_length=length, min_length=args.min_length, max_length=args.max_length,
-        seed=args.seed, shard=accelerator.process_index, num_shards=accelerator.num_processes,
+        args.train_files,
+        fixed_length=length,
+        min_length=args.min_length,
+        max_length=args.max_length,
+        seed=args.seed,
+        shard=accelerator.process_index,
+        num_shards=accelerator.num_processes,
         shuffle_buffer=args.shuffle_buffer,
-    )  # fmt: skip
+    )
     loader = DataLoader(stream, batch_size=args.batch_size, collate_fn=list)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98))
     warmup = args.warmup_steps
@@ -262,8 +204,9 @@ def train(args: argparse.Namespace) -> dict:
             sequences = next(batches)
             batch = tokenizer(sequences, padding=True, return_tensors="pt")
             generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step * 1009 + accelerator.process_index)
-            inputs, labels = mask_tokens(batch["input_ids"], batch["attention_mask"], tokenizer, generator,
-                                         args.mlm_probability)  # fmt: skip
+            inputs, labels = mask_tokens(
+                batch["input_ids"], batch["attention_mask"], tokenizer, generator, args.mlm_probability
+            )
             with accelerator.accumulate(model):
                 outputs = model(
                     input_ids=inputs.to(accelerator.device),
@@ -282,8 +225,12 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == args.max_steps:
             elapsed = time.perf_counter() - interval_start
             all_tokens = int(accelerator.gather(torch.tensor([tokens], device=accelerator.device)).sum())
-            record = {"step": step, "loss": float(np.mean(running)), "lr": scheduler.get_last_lr()[0],
-                      "tokens_per_second": round(all_tokens / elapsed, 1)}  # fmt: skip
+            record = {
+                "step": step,
+                "loss": float(np.mean(running)),
+                "lr": scheduler.get_last_lr()[0],
+                "tokens_per_second": round(all_tokens / elapsed, 1),
+            }
             running, tokens, interval_start = [], 0, time.perf_counter()
             accelerator.print(json.dumps(record))
             if accelerator.is_main_process:
@@ -321,8 +268,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="mini")
     parser.add_argument("--init-from", help="continue from a (txformers or original SpliceBERT) checkpoint")
     parser.add_argument("--max-position-embeddings", type=int, default=1026, help="for a new model (1024 nt + 2)")
-    parser.add_argument("--attention-dropout", type=float, default=0.1,
-                        help="for a new model; 0 lets CPU attention use the fused kernel (about 3x faster)")
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=0.1,
+        help="for a new model; 0 lets CPU attention use the fused kernel (about 3x faster)",
+    )
     parser.add_argument("--stage", choices=["fixed", "variable"], default="fixed")
     parser.add_argument("--fixed-length", type=int, default=510)
     parser.add_argument("--min-length", type=int, default=64)

@@ -356,7 +356,8 @@ def section_variants(demo: Demo) -> str:
         demo.add(
             f"**Saved MaPSy zero-shot benchmark** (`{demo.results.name}/{MAPSY_RESULTS}`: {mapsy.get('n_variants')} "
             f"real exonic variants, {mapsy.get('n_positive')} exonic splicing mutations), made by "
-            f"`python -m txformers.variant_effect --model {mapsy.get('model', '...')} --mapsy mapsy.txt`:",
+            "`python -m txformers.tasks.splicing.variant_effect "
+            f"--model {mapsy.get('model', '...')} --mapsy mapsy.txt`:",
             "",
             *markdown_table(["split", "score", "AP", "AUROC"], rows),
         )

@@ -19,8 +19,14 @@ MOTIF = "CTGAC"  # branchpoint-like yUnAy: the labelled A is at index 3
 
 def _tiny_pretrained(path):
     torch.manual_seed(0)
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                              max_position_embeddings=130, hidden_dropout_prob=0.0)  # fmt: skip
+    config = SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=130,
+        hidden_dropout_prob=0.0,
+    )
     SpliceBertForMaskedLM(config).save_pretrained(path)
     return str(path)
 
@@ -59,7 +65,10 @@ def _write_ensemblesplice(root, n=16, seed=0):
     rng = random.Random(seed)
     for split in ("Train", "Test"):
         (root / split).mkdir(parents=True)
-        for site, dinucleotide, motif, offset in (("Donor", "GT", "AAGGTAAGTA", 3), ("Acceptor", "AG", "TTTTTTCAGG", 7)):
+        for site, dinucleotide, motif, offset in (
+            ("Donor", "GT", "AAGGTAAGTA", 3),
+            ("Acceptor", "AG", "TTTTTTCAGG", 7),
+        ):
             for kind in ("Positive", "Negative"):
                 with open(root / split / f"{site}_{split}_{kind}.txt", "w") as handle:
                     for i in range(n):
@@ -70,9 +79,26 @@ def _write_ensemblesplice(root, n=16, seed=0):
 
 
 def _common(tmp_path, out, steps, *extra):
-    return ["--pretrained", _tiny_pretrained(tmp_path / "pretrained"), "--output-dir", str(out),
-            "--max-steps", str(steps), "--batch-size", "8", "--eval-every", str(steps // 3 or 1), "--lr", "5e-3",
-            "--warmup-steps", "1", "--cache-dir", str(tmp_path / "cache"), "--cpu", *extra]  # fmt: skip
+    return [
+        "--pretrained",
+        _tiny_pretrained(tmp_path / "pretrained"),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "8",
+        "--eval-every",
+        str(steps // 3 or 1),
+        "--lr",
+        "5e-3",
+        "--warmup-steps",
+        "1",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--cpu",
+        *extra,
+    ]
 
 
 def _check_metrics_against_sklearn(metrics, table, id2label):
@@ -106,7 +132,9 @@ def test_token_metrics_match_sklearn_and_mark_absent_classes():
     labels = rng.integers(0, 2, size=50)  # class 2 never occurs
     metrics = token_metrics(probabilities, labels, {0: "neither", 1: "donor", 2: "acceptor"})
     assert metrics["per_class"]["donor"]["auroc"] == pytest.approx(roc_auc_score(labels == 1, probabilities[:, 1]))
-    assert metrics["per_class"]["neither"]["ap"] == pytest.approx(average_precision_score(labels == 0, probabilities[:, 0]))
+    assert metrics["per_class"]["neither"]["ap"] == pytest.approx(
+        average_precision_score(labels == 0, probabilities[:, 0])
+    )
     assert math.isnan(metrics["per_class"]["acceptor"]["auroc"]) and metrics["per_class"]["acceptor"]["n_positive"] == 0
     assert metrics["accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == labels))
 
@@ -114,9 +142,21 @@ def test_token_metrics_match_sklearn_and_mark_absent_classes():
 def test_branchpoint_trains_on_chromosome_split_and_saves_consistent_outputs(tmp_path):
     rows = _write_genome_and_bed(tmp_path)
     out = tmp_path / "out"
-    argv = ["--task", "branchpoint", "--bed", str(tmp_path / "bp.bed"), "--fasta", str(tmp_path / "genome.fa"),
-            "--window", "61", "--test-chroms", "chr3", "--valid-chroms", "chr4",
-            *_common(tmp_path, out, 90)]  # fmt: skip
+    argv = [
+        "--task",
+        "branchpoint",
+        "--bed",
+        str(tmp_path / "bp.bed"),
+        "--fasta",
+        str(tmp_path / "genome.fa"),
+        "--window",
+        "61",
+        "--test-chroms",
+        "chr3",
+        "--valid-chroms",
+        "chr4",
+        *_common(tmp_path, out, 90),
+    ]
     results = main(argv)
     saved = json.loads((out / "results.json").read_text())
     assert saved["command"].endswith(" ".join(argv))
@@ -158,8 +198,22 @@ def test_branchpoint_trains_on_chromosome_split_and_saves_consistent_outputs(tmp
 def test_splice_sites_lora_labels_the_candidate_dinucleotide(tmp_path):
     _write_ensemblesplice(tmp_path / "homo_sapiens")
     out = tmp_path / "out"
-    results = main(["--task", "splice-sites", "--data-dir", str(tmp_path / "homo_sapiens"), "--crop", "100",
-                    "--validation-fraction", "0.25", "--lora", "--lora-r", "4", *_common(tmp_path, out, 6)])  # fmt: skip
+    results = main(
+        [
+            "--task",
+            "splice-sites",
+            "--data-dir",
+            str(tmp_path / "homo_sapiens"),
+            "--crop",
+            "100",
+            "--validation-fraction",
+            "0.25",
+            "--lora",
+            "--lora-r",
+            "4",
+            *_common(tmp_path, out, 6),
+        ]
+    )
     assert results["splits"]["train"]["labelled_positions"] == {"neither": 24, "donor": 12, "acceptor": 12}
     table = pd.read_csv(out / "test_predictions.tsv.gz", sep="\t")
     assert len(table) == 64 and (table["position"] == 49).all()  # crop 100: the dinucleotide at 49-50
@@ -172,10 +226,12 @@ def test_splice_sites_lora_labels_the_candidate_dinucleotide(tmp_path):
     _check_metrics_against_sklearn(saved["model"]["test"], table, id2label)
     donor_rows = table[donor]  # the window view: donor candidates scored by P(donor)
     assert saved["model"]["test"]["per_site_type"]["donor"]["auroc"] == pytest.approx(
-        roc_auc_score(donor_rows["label"] == 1, donor_rows["p_donor"]))
+        roc_auc_score(donor_rows["label"] == 1, donor_rows["p_donor"])
+    )
     best = results["model"]["best"]  # selected on true sites vs decoys, not one-vs-rest
     assert best["validation_auroc"] == pytest.approx(
-        np.mean([m["auroc"] for m in best["validation"]["per_site_type"].values()]))
+        np.mean([m["auroc"] for m in best["validation"]["per_site_type"].values()])
+    )
     model = SpliceBertForTokenClassification.from_pretrained(out / "model")
     assert model.config.id2label == id2label
     assert not any("lora" in name for name, _ in model.named_parameters())
@@ -186,8 +242,21 @@ def test_bed_chromosome_missing_from_fasta_is_named_and_nothing_written(tmp_path
     with open(tmp_path / "bp.bed", "a") as bed:
         bed.write("chrZ\t100\t127\tbad\t" + ",".join(["1"] + ["0"] * 26) + "\t+\n")
     out = tmp_path / "out"
-    argv = ["--task", "branchpoint", "--bed", str(tmp_path / "bp.bed"), "--fasta", str(tmp_path / "genome.fa"),
-            "--window", "61", "--test-chroms", "chr3", "--valid-chroms", "chr4", *_common(tmp_path, out, 2)]  # fmt: skip
+    argv = [
+        "--task",
+        "branchpoint",
+        "--bed",
+        str(tmp_path / "bp.bed"),
+        "--fasta",
+        str(tmp_path / "genome.fa"),
+        "--window",
+        "61",
+        "--test-chroms",
+        "chr3",
+        "--valid-chroms",
+        "chr4",
+        *_common(tmp_path, out, 2),
+    ]
     with pytest.raises(DataError, match=r"chromosome 'chrZ' \(line 13\) of .*bp.bed is not in the FASTA"):
         main(argv)
     assert not out.exists() and not (tmp_path / "cache").exists()
@@ -195,12 +264,14 @@ def test_bed_chromosome_missing_from_fasta_is_named_and_nothing_written(tmp_path
     good = [line for line in (tmp_path / "bp.bed").read_text().splitlines() if not line.startswith("chrZ")]
     (tmp_path / "bp.bed").write_text("\n".join(good) + "\n")
     argv[argv.index("chr3")] = "chr9"
-    process = subprocess.run([sys.executable, "-m", "txformers.training.finetune_tokens", *argv],
-                             capture_output=True, text=True)  # fmt: skip
+    process = subprocess.run(
+        [sys.executable, "-m", "txformers.training.finetune_tokens", *argv], capture_output=True, text=True
+    )
     assert process.returncode == 2
     assert process.stderr.strip().splitlines() == [
         f"error: --test-chroms: chr9 not among the chromosomes of {tmp_path / 'bp.bed'} with labelled regions "
-        "(chr1, chr2, chr3, chr4)"]  # fmt: skip
+        "(chr1, chr2, chr3, chr4)"
+    ]
     assert not out.exists()
 
 
@@ -208,6 +279,16 @@ def test_refuses_to_overwrite_an_earlier_run(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "results.json").write_text("{}")
     with pytest.raises(DataError, match="results.json exists; pass --overwrite"):
-        main(["--task", "splice-sites", "--data-dir", str(tmp_path), "--pretrained", str(tmp_path),
-              "--output-dir", str(tmp_path / "out")])  # fmt: skip
+        main(
+            [
+                "--task",
+                "splice-sites",
+                "--data-dir",
+                str(tmp_path),
+                "--pretrained",
+                str(tmp_path),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
     assert (tmp_path / "out" / "results.json").read_text() == "{}"

@@ -1,4 +1,4 @@
-"""End-to-end tests of the `txformers` command line (run as a subprocess, as a user would)."""
+"""`txformers embed`: SpliceBERT embeddings and masked-nucleotide reconstruction, run as a user would (subprocess)."""
 
 import subprocess
 import sys
@@ -11,17 +11,20 @@ from txformers import SpliceBertForMaskedLM
 
 
 def _txformers(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, ):
+def tiny_model(tmp_path_factory):
     from txformers import SpliceBertConfig
 
     folder = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                              max_position_embeddings=66)  # fmt: skip
+    config = SpliceBertConfig(
+        num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32, max_position_embeddings=66
+    )
     SpliceBertForMaskedLM(config).save_pretrained(folder)
     return folder
 
@@ -59,14 +62,6 @@ def test_embed_refuses_to_overwrite_and_names_bad_records(tmp_path, tiny_model):
     assert done.returncode == 2 and "no model at" in done.stderr
 
 
-def test_help_lists_examples():
+def test_embed_help_lists_examples():
     done = _txformers("embed", "--help")
     assert done.returncode == 0 and "example" in done.stdout
-
-
-def test_drug_fewshot_never_overwrites_the_json(tmp_path):
-    existing = tmp_path / "out.json"
-    existing.write_text("{}")
-    done = _txformers("drug", "fewshot", "--model", "checkpoints/metascdrug-meta", "--data", tmp_path / "x.tsv",
-                      "--json", existing)  # fmt: skip
-    assert done.returncode == 2 and "--overwrite" in done.stderr and existing.read_text() == "{}"

@@ -15,9 +15,12 @@ effect is read from how much those distributions move:
 * with splice sites: ``acceptor_kl`` / ``donor_kl`` / ``splice_site_kl`` (KL at the AG/GT
   dinucleotides around the exon), ``splice_site_delta_p`` and ``site_distance``.
 
-The probabilities, ``kl_profile`` and ``kl_context_score`` live in the portable
-``txformers/models/splicebert/pipeline_splicebert.py`` (imported here), so the
-``"splice-variant-effect"`` pipeline shipped with a checkpoint computes the same numbers.
+The probabilities and every score come from the portable SpliceBERT scoring engine
+(:mod:`txformers.models.splicebert.scoring_splicebert`), so the ``"splice-variant-effect"`` pipeline
+shipped with a checkpoint computes the same numbers. This module turns tables of variants into
+scores: WT/mutant pairs (:func:`score_variants`), VCF-style SNVs on a genome (:func:`score_vcf`), and
+MaPSy with baselines (:func:`evaluate_mapsy`; the table is parsed by
+:func:`txformers.datasets.splice_variants.read_mapsy`).
 
 All positions are **0-based** and refer to the sequence as given, with whitespace removed.
 Exons are given as ``(exon_start, exon_end)``, 0-based and half-open. The acceptor
@@ -29,7 +32,7 @@ Example:
 ```python
 >>> import torch
 >>> from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
->>> from txformers.variant_effect import score_variants
+>>> from txformers.tasks.splicing.variant_effect import score_variants
 >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
 <...>
 >>> config = SpliceBertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64)
@@ -43,17 +46,16 @@ Example:
 
 Run on MaPSy as a script::
 
-    python -m txformers.variant_effect --model DIR --mapsy mapsy.txt --json results.json
+    python -m txformers.tasks.splicing.variant_effect --model DIR --mapsy mapsy.txt --json results.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,140 +63,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .models.splicebert.pipeline_splicebert import (  # the one (portable) implementation, re-exported
+from ...datasets.splice_variants import read_mapsy
+from ...models.splicebert.scoring_splicebert import (
     DEFAULT_MAX_DISTANCE,
-    KL_CONTEXT_FLOOR,
-    KL_EPSILON,
     NUCLEOTIDES,
     check_snv,
     clean_sequence,
-    kl_context_score,
-    kl_profile,
-    model_window,
     nucleotide_probabilities,
-    nucleotide_token_ids,
+    site_distance,
+    site_pair,
+    variant_scores,
 )
-
-MAPSY_COLUMNS = ("WT_SEQ", "MUT_SEQ", "Exon_Start", "Exon_End", "donor", "acceptor", "ESM")
-
-
-# ---------------------------------------------------------------------------------------------
-# Scores from probabilities
-# ---------------------------------------------------------------------------------------------
-def splice_site_positions(
-    exon_start: int | None, exon_end: int | None, length: int
-) -> tuple[list[int], list[int]]:
-    """Acceptor (``exon_start-2, exon_start-1``) and donor (``exon_end, exon_end+1``) dinucleotide
-    positions that lie inside a sequence of ``length`` nt. A missing site (``None``) gives ``[]``."""
-    acceptor = [] if exon_start is None else [int(exon_start) - 2, int(exon_start) - 1]
-    donor = [] if exon_end is None else [int(exon_end), int(exon_end) + 1]
-    return [i for i in acceptor if 0 <= i < length], [i for i in donor if 0 <= i < length]
-
-
-def _site_pair(sites: Any) -> tuple[int | None, int | None]:
-    if sites is None:
-        return None, None
-    if isinstance(sites, Mapping):
-        sites = (sites.get("exon_start"), sites.get("exon_end"))
-    try:
-        start, end = sites
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"sites must be (exon_start, exon_end), got {sites!r}") from error
-    start = None if start is None or _is_nan(start) else int(start)
-    end = None if end is None or _is_nan(end) else int(end)
-    if start is not None and end is not None and end < start:
-        raise ValueError(f"exon_end {end} is before exon_start {start}")
-    return start, end
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def splice_site_kl(kl: np.ndarray, sites: Any) -> dict[str, float]:
-    """KL at the splice-site dinucleotides of an exon.
-
-    ``acceptor_kl`` is the mean KL over the two acceptor positions (the intronic AG before
-    ``exon_start``). ``donor_kl`` is the mean over the two donor positions (the intronic GT at
-    ``exon_end``), as in SpliceBERT's VexSeq/MFASS analysis. ``splice_site_kl`` is the larger of
-    the two. Positions outside the sequence are left out, and a site with none inside gives ``nan``.
-
-    Args:
-        kl: ``(L,)`` KL profile.
-        sites: ``(exon_start, exon_end)``, 0-based half-open; either may be ``None``.
-
-    Example:
-
-    ```python
-    >>> kl = np.arange(10, dtype=float)
-    >>> splice_site_kl(kl, (3, 6))
-    {'acceptor_kl': 1.5, 'donor_kl': 6.5, 'splice_site_kl': 6.5}
-    ```
-    """
-    kl = np.asarray(kl, dtype=np.float64)
-    acceptor, donor = splice_site_positions(*_site_pair(sites), len(kl))
-    acceptor_kl = float(kl[acceptor].mean()) if acceptor else float("nan")
-    donor_kl = float(kl[donor].mean()) if donor else float("nan")
-    both = [value for value in (acceptor_kl, donor_kl) if not math.isnan(value)]
-    return {"acceptor_kl": acceptor_kl, "donor_kl": donor_kl, "splice_site_kl": max(both) if both else float("nan")}
-
-
-def delta_p(
-    p_wt: np.ndarray,
-    p_mut: np.ndarray,
-    wt_sequence: str,
-    mut_sequence: str,
-    pos: int,
-    sites: Any = None,
-) -> dict[str, float]:
-    """Changes of the MLM probability of the observed nucleotides (unmasked inputs).
-
-    * ``delta_p = p_mut[pos, alt] - p_wt[pos, ref]``: how plausible the model finds the
-      alternative base in the mutant, compared with the reference base in the wild type.
-      Negative means less plausible, so use ``-delta_p`` to rank variants as disruptive.
-    * with ``sites``: ``splice_site_delta_p = mean_i |p_mut[i, mut_i] - p_wt[i, wt_i]|`` over
-      the acceptor and donor dinucleotide positions ``i`` inside the sequence (see
-      :func:`splice_site_positions`), where ``wt_i`` and ``mut_i`` are the bases at ``i`` in each
-      sequence. They are the same unless the variant hits the site. Positions with a non-ACGT
-      base are skipped, and ``nan`` means none is left.
-
-    Example:
-
-    ```python
-    >>> p = np.full((4, 4), 0.25)
-    >>> delta_p(p, p, "ACGT", "AGGT", 1)
-    {'delta_p': 0.0}
-    ```
-    """
-    wt_sequence, mut_sequence = wt_sequence.upper(), mut_sequence.upper()
-    ref, alt = NUCLEOTIDES.find(wt_sequence[pos]), NUCLEOTIDES.find(mut_sequence[pos])
-    if ref < 0 or alt < 0:
-        raise ValueError(
-            f"the bases at position {pos} must be A/C/G/T, got {wt_sequence[pos]!r} > {mut_sequence[pos]!r}"
-        )
-    result = {"delta_p": float(p_mut[pos, alt]) - float(p_wt[pos, ref])}
-    if sites is not None:
-        acceptor, donor = splice_site_positions(*_site_pair(sites), len(wt_sequence))
-        changes = []
-        for i in acceptor + donor:
-            wt_base, mut_base = NUCLEOTIDES.find(wt_sequence[i]), NUCLEOTIDES.find(mut_sequence[i])
-            if wt_base >= 0 and mut_base >= 0:
-                changes.append(abs(float(p_mut[i, mut_base]) - float(p_wt[i, wt_base])))
-        result["splice_site_delta_p"] = float(np.mean(changes)) if changes else float("nan")
-    return result
-
-
-def site_distance(pos: int, sites: Any) -> float:
-    """Distance (nt) from ``pos`` to the nearest splice-site dinucleotide; 0 inside one, ``nan`` if none."""
-    exon_start, exon_end = _site_pair(sites)
-    distances = []
-    for low, high in (
-        (None if exon_start is None else exon_start - 2, None if exon_start is None else exon_start - 1),
-        (exon_end, None if exon_end is None else exon_end + 1),
-    ):
-        if low is not None:
-            distances.append(max(low - pos, pos - high, 0))
-    return float(min(distances)) if distances else float("nan")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +127,7 @@ def score_variants(
         sites = list(sites)
         if len(sites) != len(wt):
             raise ValueError(f"got {len(sites)} sites for {len(wt)} variants")
-        sites = [_site_pair(site) for site in sites]
+        sites = [site_pair(site) for site in sites]
     checked = [check_snv(w, m, p, name=f"row {row}") for row, (w, m, p) in enumerate(zip(wt, mut, positions))]
 
     cache = {} if cache is None else cache
@@ -257,23 +136,10 @@ def score_variants(
         probs = nucleotide_probabilities(model, tokenizer, todo, batch_size=batch_size, device=device)
         cache.update(zip(todo, probs))
 
-    records = []
-    for row, ((pos, ref, alt), w, m) in enumerate(zip(checked, wt, mut)):
-        p_wt, p_mut = cache[w], cache[m]
-        kl = kl_profile(p_wt, p_mut)
-        record: dict[str, Any] = {
-            "position": pos,
-            "ref": ref,
-            "alt": alt,
-            "kl_context": kl_context_score(kl, pos, max_distance=max_distance, edge=edge),
-            "kl_variant": float(kl[pos]),
-        }
-        site = sites[row] if sites is not None else None
-        record.update(delta_p(p_wt, p_mut, w, m, pos, sites=site))
-        if sites is not None:
-            record.update(splice_site_kl(kl, site))
-            record["site_distance"] = site_distance(pos, site)
-        records.append(record)
+    records = [
+        variant_scores(cache[w], cache[m], w, m, pos, None if sites is None else sites[row], max_distance, edge)
+        for row, ((pos, _, _), w, m) in enumerate(zip(checked, wt, mut))
+    ]
     columns = ["position", "ref", "alt", "kl_context", "kl_variant", "delta_p"]
     if sites is not None:
         columns += ["acceptor_kl", "donor_kl", "splice_site_kl", "splice_site_delta_p", "site_distance"]
@@ -370,7 +236,7 @@ def vcf_sequences(
         raise ValueError("center='exon' needs exon_start and exon_end columns")
     if window < 1:
         raise ValueError(f"window must be positive, got {window}")
-    from .datasets.genome import FastaReader
+    from ...datasets.genome import FastaReader
 
     genome = FastaReader(fasta_path)
     try:
@@ -392,7 +258,7 @@ def _vcf_windows(
     genome: Any, variants: pd.DataFrame, window: int, center: str, has_exons: bool
 ) -> tuple[list[str], list[str], list[int], list[Any]]:
     """Transcript-oriented WT/mutant windows, variant positions and exon bounds of VCF-style rows."""
-    from .datasets.genome import reverse_complement
+    from ...datasets.genome import reverse_complement
 
     fasta_path = genome.path
 
@@ -515,57 +381,21 @@ def distance_baseline(positions: Sequence[int], sites: Sequence[Any]) -> np.ndar
 # MaPSy
 # ---------------------------------------------------------------------------------------------
 def load_mapsy(path: str | Path, limit: int | None = None) -> pd.DataFrame:
-    """MaPSy (Soemedi et al. 2017) exonic variants as WT/mutant pairs with exon bounds.
+    """MaPSy (Soemedi et al. 2017) exonic variants as WT/mutant pairs with exon bounds, for scoring.
 
     ``mapsy.txt`` (MMSplice_paper) holds 200-nt minigene sequences ``WT_SEQ``/``MUT_SEQ`` in
-    transcript orientation. The exon is found as MMSplice did: it ends where the ``donor``
-    motif (15 nt, starting with the intronic GT) first occurs, and its length is
-    ``Exon_End - Exon_Start + 1``. The loader checks that the ``acceptor`` motif (15 nt, ending
-    with the intronic AG) lies right before the exon.
+    transcript orientation. The rows come from :func:`txformers.datasets.splice_variants.read_mapsy`
+    with ``strict=True``: every row must be a single-nucleotide variant whose exon is found as MMSplice
+    did (:func:`~txformers.datasets.splice_variants.mapsy_exon_bounds`); errors name the row.
 
     Returns:
         Columns ``id, wt_sequence, mut_sequence, position, ref, alt, exon_start, exon_end``
         (0-based, half-open), ``label`` (``ESM``: exonic splicing mutation) and ``test``
         (MMSplice's split flag, when present).
     """
-    table = pd.read_csv(path, nrows=limit)
-    missing = [column for column in MAPSY_COLUMNS if column not in table.columns]
-    if missing:
-        raise ValueError(f"{path} lacks the MaPSy columns {missing}")
-    rows = []
-    for index, row in table.iterrows():
-        name = row.get("ID", index)
-        wt, mut = str(row["WT_SEQ"]).upper(), str(row["MUT_SEQ"]).upper()
-        if len(wt) != len(mut):
-            raise ValueError(f"MaPSy row {index} ({name}): WT and mutant lengths differ ({len(wt)} vs {len(mut)})")
-        differ = [i for i, (a, b) in enumerate(zip(wt, mut)) if a != b]
-        if len(differ) != 1:
-            raise ValueError(f"MaPSy row {index} ({name}): WT and mutant differ at {len(differ)} positions, expected 1")
-        exon_end = wt.find(str(row["donor"]).upper())
-        if exon_end < 0:
-            raise ValueError(f"MaPSy row {index} ({name}): donor motif {row['donor']} not found in WT_SEQ")
-        exon_start = exon_end - (int(row["Exon_End"]) - int(row["Exon_Start"]) + 1)
-        acceptor = str(row["acceptor"]).upper()
-        if exon_start < 0 or wt[max(0, exon_start - len(acceptor)) : exon_start] != acceptor:
-            raise ValueError(
-                f"MaPSy row {index} ({name}): acceptor motif {acceptor} does not end at the exon start {exon_start}"
-            )
-        pos = differ[0]
-        rows.append(
-            {
-                "id": name,
-                "wt_sequence": wt,
-                "mut_sequence": mut,
-                "position": pos,
-                "ref": wt[pos],
-                "alt": mut[pos],
-                "exon_start": exon_start,
-                "exon_end": exon_end,
-                "label": int(row["ESM"]),
-                "test": row["test"] if "test" in table.columns else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
+    columns = ["id", "wt_sequence", "mut_sequence", "position", "ref", "alt", "exon_start", "exon_end", "label", "test"]
+    rows = [{**row, "position": row["variant_pos"]} for row in read_mapsy(str(path), limit=limit, strict=True)]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _rank_metrics(frame: pd.DataFrame, labels: np.ndarray, seed: int) -> dict[str, dict[str, float]]:
@@ -640,7 +470,7 @@ def evaluate_mapsy(
 def _load(model_path: str, device: str | None) -> tuple[torch.nn.Module, Any]:
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from .tokenizers import NucleotideTokenizer
+    from ...tokenizers import NucleotideTokenizer
 
     model = AutoModelForMaskedLM.from_pretrained(model_path)
     try:
@@ -653,9 +483,9 @@ def _load(model_path: str, device: str | None) -> tuple[torch.nn.Module, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """``python -m txformers.variant_effect --model DIR --mapsy FILE --json OUT``."""
+    """``python -m txformers.tasks.splicing.variant_effect --model DIR --mapsy FILE --json OUT``."""
     parser = argparse.ArgumentParser(
-        prog="python -m txformers.variant_effect",
+        prog="python -m txformers.tasks.splicing.variant_effect",
         description="Zero-shot SpliceBERT variant-effect scores on MaPSy: AP of KL-context, delta-p and "
         "splice-site KL against a random and a splice-site-distance baseline.",
     )
@@ -690,30 +520,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_MAX_DISTANCE",
-    "KL_CONTEXT_FLOOR",
-    "KL_EPSILON",
-    "MAPSY_COLUMNS",
-    "NUCLEOTIDES",
-    "check_snv",
-    "clean_sequence",
-    "delta_p",
     "distance_baseline",
     "evaluate_average_precision",
     "evaluate_mapsy",
-    "kl_context_score",
-    "kl_profile",
     "load_mapsy",
     "main",
-    "model_window",
-    "nucleotide_probabilities",
-    "nucleotide_token_ids",
     "random_baseline",
     "score_variants",
     "score_vcf",
-    "site_distance",
-    "splice_site_kl",
-    "splice_site_positions",
     "vcf_sequences",
 ]
 

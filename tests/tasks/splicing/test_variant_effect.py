@@ -1,11 +1,10 @@
 # Copyright 2026 The txformers authors. BSD-3-Clause.
-"""Tests of the zero-shot SpliceBERT variant-effect scores (txformers.variant_effect)."""
+"""Variant-effect tables (txformers.tasks.splicing.variant_effect): WT/mutant pairs, VCF-style SNVs, MaPSy."""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,26 +12,20 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
+from tests.conftest import SHARED_DATA
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM
 from txformers.datasets.genome import reverse_complement
-from txformers.variant_effect import (
-    delta_p,
+from txformers.tasks.splicing.variant_effect import (
     distance_baseline,
     evaluate_average_precision,
-    kl_context_score,
-    kl_profile,
     load_mapsy,
     main,
-    nucleotide_probabilities,
     random_baseline,
     score_variants,
     score_vcf,
-    site_distance,
-    splice_site_kl,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MAPSY = SHARED / "splice" / "mapsy" / "mapsy.txt"
+MAPSY = SHARED_DATA / "splice" / "mapsy" / "mapsy.txt"
 WINDOW = 64  # the tiny model reads at most 64 nt, so longer sequences go through sliding windows
 
 
@@ -63,127 +56,6 @@ def mutate(sequence: str, pos: int) -> str:
     return sequence[:pos] + alt + sequence[pos + 1 :]
 
 
-# ----------------------------------------------------------------------------- probabilities
-def test_probabilities_are_distributions_over_acgt(model, tokenizer):
-    sequences = ["ACGTNacgu", random_sequence(40, 1), random_sequence(150, 2)]
-    probs = nucleotide_probabilities(model, tokenizer, sequences, batch_size=2)
-    assert [p.shape for p in probs] == [(9, 4), (40, 4), (150, 4)]
-    for p in probs:
-        assert (p >= 0).all()
-        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
-    single = nucleotide_probabilities(model, tokenizer, "ACGTNacgu")
-    assert isinstance(single, np.ndarray) and single.shape == (9, 4)
-
-
-def test_probabilities_use_the_acgt_logits(model, tokenizer):
-    sequence = random_sequence(30, 3)
-    with torch.no_grad():
-        logits = model(input_ids=torch.tensor([tokenizer(sequence)["input_ids"]])).logits[0, 1:-1, 6:10]
-    expected = torch.softmax(logits, dim=-1).numpy()
-    np.testing.assert_allclose(nucleotide_probabilities(model, tokenizer, sequence), expected, atol=1e-6)
-
-
-def test_batched_equals_one_by_one(model, tokenizer):
-    sequences = [random_sequence(n, seed) for seed, n in enumerate([12, 64, 33, 90, 5, 64])]
-    batched = nucleotide_probabilities(model, tokenizer, sequences, batch_size=4)
-    for sequence, probs in zip(sequences, batched):
-        alone = nucleotide_probabilities(model, tokenizer, [sequence], batch_size=1)[0]
-        np.testing.assert_allclose(probs, alone, atol=1e-5)
-
-
-def test_long_sequences_are_stitched_from_windows(model, tokenizer):
-    sequence = random_sequence(150, 4)
-    probs = nucleotide_probabilities(model, tokenizer, sequence)  # windows 0-64, 32-96, 64-128, 86-150
-    first = nucleotide_probabilities(model, tokenizer, sequence[:WINDOW])
-    last = nucleotide_probabilities(model, tokenizer, sequence[-WINDOW:])
-    np.testing.assert_allclose(probs[:10], first[:10], atol=1e-5)  # the sequence start lies in window 0
-    np.testing.assert_allclose(probs[-10:], last[-10:], atol=1e-5)
-    middle = nucleotide_probabilities(model, tokenizer, sequence[32:96])
-    np.testing.assert_allclose(probs[60:66], middle[28:34], atol=1e-5)  # best context: the window 32-96
-
-
-def test_invalid_character_names_the_sequence(model, tokenizer):
-    with pytest.raises(ValueError, match=r"sequence 1.*'X'"):
-        nucleotide_probabilities(model, tokenizer, ["ACGT", "ACXT"])
-
-
-def test_training_mode_is_restored(tokenizer):
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64)
-    train_model = SpliceBertForMaskedLM(config).train()
-    first = nucleotide_probabilities(train_model, tokenizer, "ACGTACGTAC")
-    second = nucleotide_probabilities(train_model, tokenizer, "ACGTACGTAC")
-    np.testing.assert_allclose(first, second)  # dropout is off while scoring
-    assert train_model.training
-
-
-# ----------------------------------------------------------------------------- scores
-def test_kl_of_identical_sequences_is_zero(model, tokenizer):
-    sequence = random_sequence(80, 5)
-    probs = nucleotide_probabilities(model, tokenizer, sequence)
-    np.testing.assert_array_equal(kl_profile(probs, probs), np.zeros(80))
-    other = nucleotide_probabilities(model, tokenizer, mutate(sequence, 40))
-    kl = kl_profile(probs, other)
-    assert kl.shape == (80,) and (kl >= 0).all() and kl[40] > 0
-
-
-def test_kl_profile_by_hand_and_zero_probabilities():
-    p_wt = np.array([[0.5, 0.5, 0.0, 0.0]])
-    p_mut = np.array([[0.25, 0.25, 0.25, 0.25]])
-    kl = kl_profile(p_wt, p_mut)
-    assert np.isfinite(kl).all() and kl[0] > 10  # a zero in WT gives a large, finite KL
-    p_wt = np.array([[0.4, 0.3, 0.2, 0.1]])
-    p_mut = np.array([[0.1, 0.2, 0.3, 0.4]])
-    expected = sum(m * math.log(m / w) for w, m in zip(p_wt[0], p_mut[0]))
-    assert kl_profile(p_wt, p_mut)[0] == pytest.approx(expected, rel=1e-8)
-    with pytest.raises(ValueError, match="same length"):
-        kl_profile(np.ones((3, 4)) / 4, np.ones((4, 4)) / 4)
-
-
-def test_kl_context_matches_hand_computation():
-    kl = np.array([0.02, 0.5, 0.1, 0.0, 0.3, 0.9, 0.04, 0.2, 0.01, 0.6, 0.07])
-    # both sides exist for d = 1..3 around position 5
-    hand = math.log((0.3 + 0.04) / 2) + math.log((0.0 + 0.2) / 2) + math.log((0.1 + 0.01) / 2)
-    assert kl_context_score(kl, 5, max_distance=3) == pytest.approx(hand)
-    assert kl_context_score(kl, 5, max_distance=3, edge="strict") == pytest.approx(hand)
-    # the floor: KL 0 on both sides gives log(1e-6)
-    zeros = np.zeros(11)
-    assert kl_context_score(zeros, 5, max_distance=3) == pytest.approx(3 * math.log(1e-6))
-    # near the start: d = 2, 3 have only the right side
-    hand = math.log((0.02 + 0.1) / 2) + math.log(0.0 + 1e-6) + math.log(0.3)
-    assert kl_context_score(kl, 1, max_distance=3) == pytest.approx(hand)
-    # d = 2, 3 have no side at all: skipped and the one term rescaled to 3 terms
-    assert kl_context_score(kl[:3], 1, max_distance=3) == pytest.approx(3 * math.log((0.02 + 0.1) / 2))
-    with pytest.raises(ValueError, match="strict"):
-        kl_context_score(kl, 1, max_distance=3, edge="strict")
-    with pytest.raises(ValueError, match="outside"):
-        kl_context_score(kl, 11)
-
-
-def test_splice_site_kl_delta_p_and_distance_by_hand():
-    kl = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
-    site = splice_site_kl(kl, (3, 7))  # acceptor at 1, 2; donor at 7, 8
-    assert site["acceptor_kl"] == pytest.approx(0.15)
-    assert site["donor_kl"] == pytest.approx(0.75)
-    assert site["splice_site_kl"] == pytest.approx(0.75)
-    edge = splice_site_kl(kl, (1, 9))  # acceptor -1 (dropped), 0; donor 9, 10 (dropped)
-    assert edge["acceptor_kl"] == 0.0 and edge["donor_kl"] == pytest.approx(0.9)
-    assert math.isnan(splice_site_kl(kl, (None, None))["splice_site_kl"])
-
-    wt, mut = "AAAGCTGTAC", "AAAGCTCTAC"  # G>C at 6
-    p_wt = np.tile([0.1, 0.2, 0.3, 0.4], (10, 1))
-    p_mut = np.tile([0.7, 0.1, 0.1, 0.1], (10, 1))
-    scores = delta_p(p_wt, p_mut, wt, mut, 6, sites=(3, 7))
-    assert scores["delta_p"] == pytest.approx(0.1 - 0.3)  # p_mut(C) - p_wt(G)
-    # sites: 1 (A, A), 2 (A, A), 7 (T, T), 8 (A, A)
-    assert scores["splice_site_delta_p"] == pytest.approx(np.mean([0.6, 0.6, 0.3, 0.6]))
-    assert delta_p(p_wt, p_mut, wt, mut, 6) == {"delta_p": pytest.approx(-0.2)}
-
-    assert site_distance(5, (3, 7)) == 2  # donor GT at 7
-    assert site_distance(4, (3, 7)) == 2  # acceptor AG ends at 2
-    assert site_distance(7, (3, 7)) == 0
-    np.testing.assert_array_equal(distance_baseline([5, 0], [(3, 7), (3, 7)]), [-2.0, -1.0])
-
-
 # ----------------------------------------------------------------------------- variants
 def test_score_variants_columns_and_cache(model, tokenizer):
     wt = random_sequence(120, 6)
@@ -201,9 +73,18 @@ def test_score_variants_columns_and_cache(model, tokenizer):
     assert sum(calls) == 12
 
     assert list(together.columns) == [
-        "position", "ref", "alt", "kl_context", "kl_variant", "delta_p",
-        "acceptor_kl", "donor_kl", "splice_site_kl", "splice_site_delta_p", "site_distance",
-    ]  # fmt: skip
+        "position",
+        "ref",
+        "alt",
+        "kl_context",
+        "kl_variant",
+        "delta_p",
+        "acceptor_kl",
+        "donor_kl",
+        "splice_site_kl",
+        "splice_site_delta_p",
+        "site_distance",
+    ]
     assert together["position"].tolist() == positions
     assert together["ref"].tolist() == [wt[p] for p in positions]
     assert np.isfinite(together[["kl_context", "kl_variant", "delta_p", "splice_site_kl"]].to_numpy()).all()
@@ -360,8 +241,9 @@ def test_mapsy_first_rows_and_cli(model, tokenizer, tmp_path):
     model.save_pretrained(checkpoint)
     tokenizer.save_pretrained(checkpoint)
     out = tmp_path / "mapsy.json"
-    report = main(["--model", str(checkpoint), "--mapsy", str(MAPSY), "--json", str(out), "--limit", "100",
-                   "--device", "cpu"])  # fmt: skip
+    report = main(
+        ["--model", str(checkpoint), "--mapsy", str(MAPSY), "--json", str(out), "--limit", "100", "--device", "cpu"]
+    )
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(report))
     assert written["n_variants"] == 100

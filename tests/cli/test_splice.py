@@ -12,7 +12,7 @@ import torch
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM, SpliceBertForSequenceClassification
 from txformers.cli import main
 from txformers.datasets.splice_variants import _read_variant_table
-from txformers.variant_effect import score_variants, score_vcf
+from txformers.tasks.splicing.variant_effect import score_variants, score_vcf
 
 WINDOW = 40
 LABELS = {0: "neither", 1: "donor", 2: "acceptor"}
@@ -20,14 +20,26 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _txformers(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "txformers.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "txformers.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _config(**kwargs):
-    return SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                            max_position_embeddings=66, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                            **kwargs)  # fmt: skip
+    return SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +47,14 @@ def classifier(tmp_path_factory):
     """A tiny random splice-site window classifier (40-nt windows) with spread-out probabilities."""
     folder = tmp_path_factory.mktemp("splice_sites")
     torch.manual_seed(0)
-    config = _config(num_labels=3, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, window_size=WINDOW,
-                     classifier_pooling="center", initializer_range=0.5)  # fmt: skip
+    config = _config(
+        num_labels=3,
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        window_size=WINDOW,
+        classifier_pooling="center",
+        initializer_range=0.5,
+    )
     model = SpliceBertForSequenceClassification(config).eval()
     model.save_pretrained(folder)
     return folder, model
@@ -91,8 +109,21 @@ def test_predict_writes_tsv_bed_and_tracks(tmp_path, classifier):
     fasta = tmp_path / "in.fa"
     fasta.write_text("".join(f">{name} some description\n{seq[:30]}\n{seq[30:]}\n" for name, seq in RECORDS.items()))
     out = tmp_path / "results" / "sites"
-    done = _txformers("splice", "predict", fasta, "--model", folder, "--out", out, "--threshold", threshold,
-                      "--plot-limit", 2, "--batch-size", 5)  # fmt: skip
+    done = _txformers(
+        "splice",
+        "predict",
+        fasta,
+        "--model",
+        folder,
+        "--out",
+        out,
+        "--threshold",
+        threshold,
+        "--plot-limit",
+        2,
+        "--batch-size",
+        5,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
     text = (tmp_path / "results" / "sites.tsv").read_text()
@@ -125,8 +156,23 @@ def test_predict_all_positions_and_bad_inputs(tmp_path, classifier, mlm, capsys)
     fasta = tmp_path / "in.fa"
     fasta.write_text(">a\nCAGGTAAGT\n>b\nTTAGG\n")
     out = tmp_path / "all"
-    assert main(["splice", "predict", str(fasta), "--model", str(folder), "--out", str(out), "--all-positions",
-                 "--plot-limit", "0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "splice",
+                "predict",
+                str(fasta),
+                "--model",
+                str(folder),
+                "--out",
+                str(out),
+                "--all-positions",
+                "--plot-limit",
+                "0",
+            ]
+        )
+        == 0
+    )
     table = _read_tsv(out.with_suffix(".tsv"))
     assert table.groupby("name")["position"].apply(list).to_dict() == {"a": list(range(1, 10)), "b": list(range(1, 6))}
     assert (table.loc[table["nucleotide"] != "G", ["donor_prob", "acceptor_prob"]] == 0).all().all()
@@ -179,8 +225,22 @@ def test_variants_from_vcf(tmp_path, genome, mlm):
         lines.append(f"chr1\t{pos}\t{name}\t{chrom[pos - 1]}\t{_other(chrom[pos - 1])}\t.\t.\t{info}")
     vcf.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out" / "vcf"
-    done = _txformers("splice", "variants", "--vcf", vcf, "--fasta", fasta, "--model", mlm[0], "--out", out,
-                      "--window", 60, "--plot-top", 2)  # fmt: skip
+    done = _txformers(
+        "splice",
+        "variants",
+        "--vcf",
+        vcf,
+        "--fasta",
+        fasta,
+        "--model",
+        mlm[0],
+        "--out",
+        out,
+        "--window",
+        60,
+        "--plot-top",
+        2,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     table = _read_tsv(out.with_suffix(".tsv"))
     assert table["id"].tolist() == ["v1", "v2", "v3"] and table["pos"].tolist() == [151, 201, 5]

@@ -14,13 +14,12 @@ import zlib
 import datasets
 import pytest
 
+from tests.conftest import SHARED_DATA, requires_shared_data
 from txformers.datasets.branchpoints import BranchpointsBuilder, read_branchpoint_bed
 from txformers.datasets.genome import FastaReader, read_transcripts, reverse_complement
 from txformers.datasets.premrna import PreMrnaBuilder, fragment_bounds
 from txformers.datasets.splice_sites import SpliceSitesBuilder, crop_window
 from txformers.datasets.splice_variants import SpliceVariantsBuilder, diff_variant, read_vexseq_rows
-
-from .conftest import SHARED_DATA, requires_shared_data
 
 SPLICE = SHARED_DATA / "splice"
 
@@ -160,8 +159,16 @@ def _check_fragments_match_genome(ds, seqs):
 
 def test_premrna_whole_transcripts_with_hand_checked_minus_strand(genome, annotations, tmp_path):
     path, seqs = genome
-    _, ds = _build(PreMrnaBuilder, tmp_path, split="train", fasta=path, annotation=annotations[0],
-                   unit="transcript", chunking="none", min_len=1)
+    _, ds = _build(
+        PreMrnaBuilder,
+        tmp_path,
+        split="train",
+        fasta=path,
+        annotation=annotations[0],
+        unit="transcript",
+        chunking="none",
+        min_len=1,
+    )
     rows = {r["transcript_id"]: r for r in ds}
     assert set(rows) == {"T1", "T2", "T3", "T4"}
     assert rows["T4"]["sequence"] == "AATTGGATCCGT"  # reverse complement of chr3:5-16, by hand
@@ -175,16 +182,35 @@ def test_premrna_gff3_equals_gtf(genome, annotations, tmp_path):
     path, _ = genome
     results = []
     for i, annotation in enumerate(annotations):
-        _, ds = _build(PreMrnaBuilder, tmp_path / str(i), split="train", fasta=path, annotation=annotation,
-                       unit="transcript", chunking="random", min_len=64, max_len=300, seed=3)
+        _, ds = _build(
+            PreMrnaBuilder,
+            tmp_path / str(i),
+            split="train",
+            fasta=path,
+            annotation=annotation,
+            unit="transcript",
+            chunking="random",
+            min_len=64,
+            max_len=300,
+            seed=3,
+        )
         results.append(sorted(zip(ds["transcript_id"], ds["gene_id"], ds["start"], ds["end"], ds["sequence"])))
     assert results[0] == results[1] and len(results[0]) > 4
 
 
 def test_premrna_fixed_chunks_tile_the_transcript_5_to_3(genome, annotations, tmp_path):
     path, seqs = genome
-    _, ds = _build(PreMrnaBuilder, tmp_path, split="train", fasta=path, annotation=annotations[0],
-                   unit="transcript", chunking="fixed", fixed_len=510, min_len=64)
+    _, ds = _build(
+        PreMrnaBuilder,
+        tmp_path,
+        split="train",
+        fasta=path,
+        annotation=annotations[0],
+        unit="transcript",
+        chunking="fixed",
+        fixed_len=510,
+        min_len=64,
+    )
     _check_fragments_match_genome(ds, seqs)
     t3 = [r for r in ds if r["transcript_id"] == "T3"]  # 1,200 nt on minus: 510 + 510 + 180
     assert [len(r["sequence"]) for r in t3] == [510, 510, 180]
@@ -197,8 +223,17 @@ def test_premrna_random_lengths_are_bounded_and_seeded(genome, annotations, tmp_
     path, seqs = genome
     runs = []
     for seed in (0, 0, 1):
-        _, ds = _build(PreMrnaBuilder, tmp_path / f"run{len(runs)}", split="train", fasta=path,
-                       annotation=annotations[0], unit="transcript", min_len=64, max_len=256, seed=seed)
+        _, ds = _build(
+            PreMrnaBuilder,
+            tmp_path / f"run{len(runs)}",
+            split="train",
+            fasta=path,
+            annotation=annotations[0],
+            unit="transcript",
+            min_len=64,
+            max_len=256,
+            seed=seed,
+        )
         assert all(64 <= len(s) <= 256 for s in ds["sequence"])
         runs.append(list(zip(ds["start"], ds["end"])))
     assert runs[0] == runs[1] and runs[0] != runs[2]
@@ -209,13 +244,29 @@ def test_premrna_random_lengths_are_bounded_and_seeded(genome, annotations, tmp_
 
 def test_premrna_units_gene_and_longest_and_validation_chroms(genome, annotations, tmp_path):
     path, seqs = genome
-    _, ds = _build(PreMrnaBuilder, tmp_path / "gene", fasta=path, annotation=annotations[0], unit="gene",
-                   chunking="none", min_len=1, validation_chroms=["chr2"])
+    _, ds = _build(
+        PreMrnaBuilder,
+        tmp_path / "gene",
+        fasta=path,
+        annotation=annotations[0],
+        unit="gene",
+        chunking="none",
+        min_len=1,
+        validation_chroms=["chr2"],
+    )
     train = {r["gene_id"]: r for r in ds["train"]}
     assert (train["G1"]["start"], train["G1"]["end"], train["G1"]["transcript_id"]) == (100, 1000, "T1;T2")
     assert ds["validation"]["gene_id"] == ["G2"] and "G2" not in train
-    _, ds = _build(PreMrnaBuilder, tmp_path / "longest", split="train", fasta=path, annotation=annotations[1],
-                   unit="longest_transcript", chunking="none", min_len=1)
+    _, ds = _build(
+        PreMrnaBuilder,
+        tmp_path / "longest",
+        split="train",
+        fasta=path,
+        annotation=annotations[1],
+        unit="longest_transcript",
+        chunking="none",
+        min_len=1,
+    )
     assert sorted(ds["transcript_id"]) == ["T1", "T3", "T4"]  # T1 (800 nt) beats T2 (700 nt)
 
 
@@ -223,8 +274,9 @@ def test_premrna_drops_n_rich_fragments_and_needs_inputs(tmp_path):
     fasta = _write_fasta(tmp_path / "n.fa", {"chr1": "N" * 200 + _random_dna(200, 3)})
     gtf = tmp_path / "a.gtf"
     gtf.write_text('chr1\tt\ttranscript\t1\t400\t.\t+\t.\tgene_id "G"; transcript_id "T";\n')
-    _, ds = _build(PreMrnaBuilder, tmp_path, split="train", fasta=fasta, annotation=str(gtf),
-                   chunking="fixed", fixed_len=100)
+    _, ds = _build(
+        PreMrnaBuilder, tmp_path, split="train", fasta=fasta, annotation=str(gtf), chunking="fixed", fixed_len=100
+    )
     assert ds["start"] == [200, 300]
     with pytest.raises(ValueError, match="fasta"):
         _build(PreMrnaBuilder, tmp_path / "x", annotation=str(gtf))
@@ -251,8 +303,13 @@ def _write_splice_layout(root, species="homo_sapiens", n_train=20, n_test=8, spl
 
 def test_splice_sites_crop_labels_and_centre(tmp_path):
     raw = _write_splice_layout(tmp_path / "data")
-    builder, ds = _build(SpliceSitesBuilder, tmp_path, data_dir=str(tmp_path / "data" / "homo_sapiens"),
-                         crop=400, validation_fraction=0.25)
+    builder, ds = _build(
+        SpliceSitesBuilder,
+        tmp_path,
+        data_dir=str(tmp_path / "data" / "homo_sapiens"),
+        crop=400,
+        validation_fraction=0.25,
+    )
     assert set(ds) == {"train", "validation", "test"}
     test = ds["test"]
     assert test.num_rows == 4 * 8 and builder.invalid_site_counts == {"train": 0, "test": 0}
@@ -283,8 +340,14 @@ def test_splice_sites_validation_split_is_stratified_and_seeded(tmp_path):
         assert list(zip(val["site_type"], val["is_site"])).count(stratum) == 10
     _, other = _build(SpliceSitesBuilder, tmp_path / "b", data_dir=data_dir, validation_fraction=0.25, seed=2)
     assert set(other["validation"]["id"]) != set(val["id"])
-    _, no_val = _build(SpliceSitesBuilder, tmp_path / "c", data_dir=data_dir, validation_fraction=0, crop=None,
-                       site_types=("acceptor",))
+    _, no_val = _build(
+        SpliceSitesBuilder,
+        tmp_path / "c",
+        data_dir=data_dir,
+        validation_fraction=0,
+        crop=None,
+        site_types=("acceptor",),
+    )
     assert set(no_val) == {"train", "test"} and no_val["train"].num_rows == 80
     assert set(no_val["train"]["site_type"]) == {1} and len(no_val["train"][0]["sequence"]) == 602
 
@@ -296,8 +359,9 @@ def test_splice_sites_reports_windows_without_gt_ag(tmp_path, caplog):
         builder, ds = _build(SpliceSitesBuilder, tmp_path / "warn", data_dir=data_dir, validation_fraction=0)
     assert builder.invalid_site_counts["train"] == 3 and ds["train"].num_rows == 80
     assert ds["train"]["motif"].count("AG") == 40 + 3 and "3 train window(s) lack GT" in caplog.text
-    builder, ds = _build(SpliceSitesBuilder, tmp_path / "drop", data_dir=data_dir, validation_fraction=0,
-                         invalid_sites="drop")
+    builder, ds = _build(
+        SpliceSitesBuilder, tmp_path / "drop", data_dir=data_dir, validation_fraction=0, invalid_sites="drop"
+    )
     assert ds["train"].num_rows == 77 and builder.invalid_site_counts["train"] == 3
     error = _build_error(SpliceSitesBuilder, tmp_path / "error", data_dir=data_dir, invalid_sites="error")
     assert isinstance(error, ValueError)
@@ -312,15 +376,15 @@ def test_splice_sites_several_species_and_test_only_species(tmp_path):
     _, ds = _build(SpliceSitesBuilder, tmp_path, data_dir=str(tmp_path / "data"))
     assert set(ds["test"]["species"]) == {"homo_sapiens", "arabidopsis_thaliana"}
     assert set(ds["train"]["species"]) == {"homo_sapiens"}
-    _, only = _build(SpliceSitesBuilder, tmp_path / "ath", data_dir=str(tmp_path / "data"),
-                     species="arabidopsis_thaliana")
+    _, only = _build(
+        SpliceSitesBuilder, tmp_path / "ath", data_dir=str(tmp_path / "data"), species="arabidopsis_thaliana"
+    )
     assert set(only) == {"test"} and only["test"].num_rows == 32
 
 
 @requires_shared_data
 def test_splice_sites_real_ensemblesplice_counts(tmp_path):
-    builder, ds = _build(SpliceSitesBuilder, tmp_path,
-                         data_dir=str(SPLICE / "ensemblesplice_600nt" / "homo_sapiens"))
+    builder, ds = _build(SpliceSitesBuilder, tmp_path, data_dir=str(SPLICE / "ensemblesplice_600nt" / "homo_sapiens"))
     assert builder.invalid_site_counts == {"train": 0, "test": 0}
     for splits, per_file in ((("train", "validation"), 6400), (("test",), 1600)):
         pairs = [p for s in splits for p in zip(ds[s]["site_type"], ds[s]["is_site"])]
@@ -384,8 +448,9 @@ def test_genome_variant_windows_plus_minus_indel(variant_genome, tmp_path):
         f"minus\tchr1\t1000\t{c1[999]}\t{alt}\t-\t1011\t1060\t0\t\n"
         f"del\tchr1\t1500\t{deletion}\t{deletion[0]}\t-\t\t\t\t\n"
     )
-    _, ds = _build(SpliceVariantsBuilder, tmp_path, split="train", config_name="genome", table=str(table),
-                   fasta=path, window=100)
+    _, ds = _build(
+        SpliceVariantsBuilder, tmp_path, split="train", config_name="genome", table=str(table), fasta=path, window=100
+    )
     plus, minus, dele = ds[0], ds[1], ds[2]
     assert plus["wt_sequence"] == c1[949:1049] and plus["variant_pos"] == 50
     assert plus["mut_sequence"] == c1[949:999] + alt + c1[1000:1049]
@@ -418,8 +483,16 @@ def test_genome_variant_vcf_and_exon_centring(variant_genome, tmp_path):
     with gzip.open(vcf, "wt") as f:
         f.write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
         f.write(f"chr7\t300\trs1\t{c7[299]}\tA,C\t.\t.\tLABEL=1;STRAND=-;EXON_START=321;EXON_END=400\n")
-    _, ds = _build(SpliceVariantsBuilder, tmp_path, split="train", config_name="genome", table=str(vcf),
-                   fasta=path, window=200, center="exon")
+    _, ds = _build(
+        SpliceVariantsBuilder,
+        tmp_path,
+        split="train",
+        config_name="genome",
+        table=str(vcf),
+        fasta=path,
+        window=200,
+        center="exon",
+    )
     assert ds.num_rows == 2 and ds["alt"] == [reverse_complement("A"), reverse_complement("C")]
     row = ds[0]
     # exon 321-400 (1-based) -> 0-based [320, 400), centre 360: window [260, 460), reverse-complemented
@@ -445,23 +518,30 @@ def test_vexseq_layout_on_a_tiny_genome(variant_genome, tmp_path):
         "ID\tchromosome\thg19_variant_position\treference\tvariant\texon_start\texon_end\tHepG2_delta_psi\n"
         f"chr1_1250_{c1[1249]}_G\tchr1\t1250\t{c1[1249]}\tG\t1201\t1260\t-10.0\n"
     )
-    _, ds = _build(SpliceVariantsBuilder, tmp_path, config_name="vexseq", data_dir=str(vex), fasta=path,
-                   window=200)
+    _, ds = _build(SpliceVariantsBuilder, tmp_path, config_name="vexseq", data_dir=str(vex), fasta=path, window=200)
     train, test = ds["train"], ds["test"]
     assert train["label"] == [1, 0] and train["delta_psi"] == [-30.5, 3.0]
     assert train[0]["wt_sequence"] == c1[399:599] and (train[0]["exon_start"], train[0]["exon_end"]) == (121, 181)
     assert len(train[1]["mut_sequence"]) == 199
     assert test[0]["label"] == 0 and test[0]["delta_psi"] == -10.0 and test[0]["ref_psi"] == 50.0
     assert test[0]["wt_sequence"] == reverse_complement(c1[1149:1349])
-    _, snvs = _build(SpliceVariantsBuilder, tmp_path / "snv", split="train", config_name="vexseq",
-                     data_dir=str(vex), fasta=path, window=200, snv_only=True, sdv_threshold=-40.0)
+    _, snvs = _build(
+        SpliceVariantsBuilder,
+        tmp_path / "snv",
+        split="train",
+        config_name="vexseq",
+        data_dir=str(vex),
+        fasta=path,
+        window=200,
+        snv_only=True,
+        sdv_threshold=-40.0,
+    )
     assert snvs["id"] == [f"chr1_500_{c1[499]}_T"] and snvs["label"] == [0]
 
 
 @requires_shared_data
 def test_real_mapsy_table(tmp_path):
-    _, ds = _build(SpliceVariantsBuilder, tmp_path, split="train", config_name="mapsy",
-                   data_dir=str(SPLICE / "mapsy"))
+    _, ds = _build(SpliceVariantsBuilder, tmp_path, split="train", config_name="mapsy", data_dir=str(SPLICE / "mapsy"))
     df = ds.to_pandas()
     assert len(df) == 4951 and int(df["label"].sum()) == 440
     assert (df["ref"].str.len() == 1).all() and (df["alt"].str.len() == 1).all()
@@ -475,8 +555,10 @@ def test_real_mapsy_table(tmp_path):
 def test_real_vexseq_tables_parse_without_a_genome():
     vex = SPLICE / "vexseq"
     train = read_vexseq_rows([str(vex / "HepG2_delta_PSI_CAGI_training.csv")], sdv_threshold=-24.0)
-    test = read_vexseq_rows([str(vex / "HepG2_delta_PSI_CAGI_testing.csv"),
-                             str(vex / "Vexseq_HepG2_delta_PSI_CAGI_test_true.tsv")], sdv_threshold=-24.0)
+    test = read_vexseq_rows(
+        [str(vex / "HepG2_delta_PSI_CAGI_testing.csv"), str(vex / "Vexseq_HepG2_delta_PSI_CAGI_test_true.tsv")],
+        sdv_threshold=-24.0,
+    )
     assert (len(train), len(test)) == (957, 1098)
     assert all(r["label"] in (0, 1) for r in train + test)  # every test variant got its dPSI
     assert all(r["exon_start"] <= r["exon_end"] and r["strand"] in "+-" for r in train + test)
@@ -515,8 +597,9 @@ def test_branchpoint_windows_plus_minus_and_filtering(variant_genome, tmp_path):
     # the truncated minus region is extended upstream (genomic right) with -100
     assert short["end"] - short["start"] == 510 and short["labels"][241:244] == [-100] * 3
     assert short["labels"].index(1) == 241 + 26
-    _, all_rows = _build(BranchpointsBuilder, tmp_path / "b", bed=str(bed), fasta=path, keep_all=True,
-                         validation_chroms=["chr7"])
+    _, all_rows = _build(
+        BranchpointsBuilder, tmp_path / "b", bed=str(bed), fasta=path, keep_all=True, validation_chroms=["chr7"]
+    )
     assert all_rows["train"].num_rows == 3 and all_rows["validation"]["chrom"] == ["chr7"]
 
 

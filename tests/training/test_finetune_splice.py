@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from txformers import SpliceBertConfig, SpliceBertForMaskedLM, SpliceBertForSequenceClassification
-from txformers.training.finetune_splice import main, one_hot_flank, site_metrics
+from txformers.tasks.splicing.sites import one_hot_flank, site_metrics
+from txformers.training.finetune_splice import main
 
 
 def _write_layout(root, n=24, seed=0):
@@ -44,14 +45,33 @@ def test_site_metrics_scores_each_site_type_by_its_own_class():
 def test_one_command_trains_pretrained_scratch_and_baseline(tmp_path):
     _write_layout(tmp_path / "data")
     torch.manual_seed(0)
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                              max_position_embeddings=130)  # fmt: skip
+    config = SpliceBertConfig(
+        num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32, max_position_embeddings=130
+    )
     SpliceBertForMaskedLM(config).save_pretrained(tmp_path / "pretrained")
-    results = main([
-        "--data-dir", str(tmp_path / "data"), "--pretrained", str(tmp_path / "pretrained"),
-        "--output-dir", str(tmp_path / "out"), "--crop", "100", "--max-steps", "6", "--batch-size", "8",
-        "--eval-every", "3", "--validation-fraction", "0.25", "--cache-dir", str(tmp_path / "cache"), "--cpu",
-    ])  # fmt: skip
+    results = main(
+        [
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--pretrained",
+            str(tmp_path / "pretrained"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--crop",
+            "100",
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--eval-every",
+            "3",
+            "--validation-fraction",
+            "0.25",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--cpu",
+        ]
+    )
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(saved) >= {"pretrained", "scratch", "logistic_regression_onehot_60nt"}
     assert saved["splits"] == {"train": 72, "validation": 24, "test": 96}
@@ -68,16 +88,40 @@ def test_one_command_trains_pretrained_scratch_and_baseline(tmp_path):
     saved_config = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert list(saved_config["custom_pipelines"]) == ["splice-site-prediction"]
     assert (tmp_path / "out" / "model" / "pipeline_splicebert.py").is_file()
+    assert (tmp_path / "out" / "model" / "scoring_splicebert.py").is_file()
 
 
 @pytest.mark.parametrize("flag", ["--lora"])
 def test_lora_variant_runs(tmp_path, flag):
     _write_layout(tmp_path / "data", n=8)
-    config = SpliceBertConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32,
-                              max_position_embeddings=130)  # fmt: skip
+    config = SpliceBertConfig(
+        num_hidden_layers=1, hidden_size=16, num_attention_heads=2, intermediate_size=32, max_position_embeddings=130
+    )
     SpliceBertForMaskedLM(config).save_pretrained(tmp_path / "pretrained")
-    main(["--data-dir", str(tmp_path / "data"), "--pretrained", str(tmp_path / "pretrained"), "--output-dir",
-          str(tmp_path / "out"), "--crop", "100", "--max-steps", "2", "--batch-size", "4", "--eval-every", "2",
-          "--validation-fraction", "0.25", "--cache-dir", str(tmp_path / "cache"), "--cpu", "--skip-scratch", flag])  # fmt: skip
+    main(
+        [
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--pretrained",
+            str(tmp_path / "pretrained"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--crop",
+            "100",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--eval-every",
+            "2",
+            "--validation-fraction",
+            "0.25",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--cpu",
+            "--skip-scratch",
+            flag,
+        ]
+    )
     model = SpliceBertForSequenceClassification.from_pretrained(tmp_path / "out" / "model")
     assert not any("lora" in name for name, _ in model.named_parameters())

@@ -2,14 +2,14 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from txformers import NucleotideTokenizer
-from txformers.training.pretrain_mlm import FragmentStream, main, mask_tokens, read_sequences
+from txformers.tasks.splicing.mlm import mask_tokens
+from txformers.training.pretrain_mlm import FragmentStream, main, read_sequences
 
 
 @pytest.fixture
@@ -58,11 +58,32 @@ def test_masking_follows_80_10_10_and_spares_special_tokens():
 
 
 def _run(corpus, out, *extra):
-    main([
-        "--train-files", str(corpus), "--output-dir", str(out), "--preset", "tiny", "--max-steps", "6",
-        "--save-every", "3", "--log-every", "1", "--batch-size", "4", "--fixed-length", "64", "--warmup-steps", "2",
-        "--lr", "1e-3", "--cpu", *extra,
-    ])  # fmt: skip
+    main(
+        [
+            "--train-files",
+            str(corpus),
+            "--output-dir",
+            str(out),
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "6",
+            "--save-every",
+            "3",
+            "--log-every",
+            "1",
+            "--batch-size",
+            "4",
+            "--fixed-length",
+            "64",
+            "--warmup-steps",
+            "2",
+            "--lr",
+            "1e-3",
+            "--cpu",
+            *extra,
+        ]
+    )
 
 
 def test_resume_after_kill_gives_the_same_model(tmp_path, corpus):
@@ -84,9 +105,33 @@ def test_pretraining_learns_a_skewed_composition(tmp_path):
     rng = random.Random(0)
     path = tmp_path / "skewed.txt"
     path.write_text("\n".join("".join(rng.choices("ACGT", weights=[7, 1, 1, 1], k=150)) for _ in range(40)) + "\n")
-    main(["--train-files", str(path), "--eval-files", str(path), "--output-dir", str(tmp_path / "out"),
-          "--preset", "tiny", "--max-steps", "40", "--batch-size", "8", "--fixed-length", "100", "--lr", "1e-2",
-          "--warmup-steps", "5", "--log-every", "10", "--save-every", "0", "--cpu"])  # fmt: skip
+    main(
+        [
+            "--train-files",
+            str(path),
+            "--eval-files",
+            str(path),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "40",
+            "--batch-size",
+            "8",
+            "--fixed-length",
+            "100",
+            "--lr",
+            "1e-2",
+            "--warmup-steps",
+            "5",
+            "--log-every",
+            "10",
+            "--save-every",
+            "0",
+            "--cpu",
+        ]
+    )
     result = json.loads((tmp_path / "out" / "eval.json").read_text())
     assert result["eval"]["accuracy"] > 0.55  # uniform guessing gives 0.25
     losses = [json.loads(line)["loss"] for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
@@ -98,11 +143,37 @@ def test_two_processes_with_accelerate_launch(tmp_path, corpus):
     if shutil.which("accelerate") is None:
         pytest.skip("accelerate launcher not on PATH")
     command = [
-        "accelerate", "launch", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-        "--dynamo_backend", "no", "--cpu", "-m", "txformers.training.pretrain_mlm", "--train-files", str(corpus),
-        "--output-dir", str(tmp_path / "ddp"), "--preset", "tiny", "--max-steps", "4", "--batch-size", "4",
-        "--fixed-length", "64", "--log-every", "1", "--save-every", "2", "--cpu",
-    ]  # fmt: skip
+        "accelerate",
+        "launch",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--cpu",
+        "-m",
+        "txformers.training.pretrain_mlm",
+        "--train-files",
+        str(corpus),
+        "--output-dir",
+        str(tmp_path / "ddp"),
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--fixed-length",
+        "64",
+        "--log-every",
+        "1",
+        "--save-every",
+        "2",
+        "--cpu",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert (tmp_path / "ddp" / "final" / "model.safetensors").exists()
