@@ -68,6 +68,7 @@ def generate(folder: Path, n_samples: int, n_cells: int, n_genes: int, seed: int
 
 def worker_builder(manifest: str, cache_dir: str) -> dict:
     from _common import peak_extra_rss_mb
+
     from txformers.datasets.tumor_immune import TumorImmuneBuilder
 
     result = {}
@@ -88,8 +89,8 @@ def worker_concat(manifest: str) -> dict:
     import anndata as ad
     import pandas as pd
     import scipy.sparse as sp
-
     from _common import peak_extra_rss_mb
+
     from txformers.data import cytokine_genes
 
     result = {}

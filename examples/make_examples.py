@@ -40,13 +40,16 @@ def pyrimidines(n: int) -> str:
 def minigene(exon1: int, intron: int, exon2: int) -> str:
     body = intron - 6 - 7 - 25 - 3
     return (
-        random_bases(exon1 - 3) + "CAG"  # exon 1, ending in the consensus CAG|
+        random_bases(exon1 - 3)
+        + "CAG"  # exon 1, ending in the consensus CAG|
         + "GTAAGT"  # donor
         + random_bases(body)
         + "TACTAAC"  # branchpoint
-        + random_bases(7) + pyrimidines(18)  # spacer, polypyrimidine tract
+        + random_bases(7)
+        + pyrimidines(18)  # spacer, polypyrimidine tract
         + "CAG"  # acceptor
-        + "G" + random_bases(exon2 - 1)  # exon 2
+        + "G"
+        + random_bases(exon2 - 1)  # exon 2
     )
 
 
@@ -238,8 +241,15 @@ def main() -> None:
 
     panel = json.loads((REPO / "checkpoints" / "metascdrug-meta" / "gene_reference.json").read_text())["genes"]
     counts, genes, obs = drug_cells(panel)
-    written.append(_write_h5ad(counts, genes, obs, HERE / "drug_cells.h5ad",
-                               "synthetic (examples/make_examples.py, drug_cells); label rule in examples/README.md"))
+    written.append(
+        _write_h5ad(
+            counts,
+            genes,
+            obs,
+            HERE / "drug_cells.h5ad",
+            "synthetic (examples/make_examples.py, drug_cells); label rule in examples/README.md",
+        )
+    )
     smiles = HERE / "drug_smiles.csv"
     smiles.write_text(f"drug,smiles\nPLX4720,{PLX4720_SMILES}\n")
     written.append(smiles)
@@ -248,8 +258,11 @@ def main() -> None:
     from txformers.data import cytokine_genes
 
     counts, genes, obs = immune_cells(cytokine_genes())
-    written.append(_write_h5ad(counts, genes, obs, HERE / "immune_cells.h5ad",
-                               "synthetic (examples/make_examples.py, immune_cells)"))
+    written.append(
+        _write_h5ad(
+            counts, genes, obs, HERE / "immune_cells.h5ad", "synthetic (examples/make_examples.py, immune_cells)"
+        )
+    )
     for path in written:
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 

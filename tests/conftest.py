@@ -4,9 +4,7 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-requires_shared_data = pytest.mark.skipif(
-    not SHARED_DATA.exists(), reason=f"real data folder {SHARED_DATA} is absent"
-)
+requires_shared_data = pytest.mark.skipif(not SHARED_DATA.exists(), reason=f"real data folder {SHARED_DATA} is absent")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ Portable: imports only numpy, torch and transformers, so a checkpoint folder tha
 {'sample': 'P1', 'label': 'lung', 'score': 0.41, 'n_cells': 52}
 ```
 
-With txformers imported the task is registered (``txformers.models.cellformer.register``): a folder without
+With txformers imported the task is registered (``txformers.hub.register``): a folder without
 ``custom_pipelines`` needs no ``trust_remote_code``, e.g. ``pipeline("cancer-type-classification", model=folder)``;
 for one with it (the bundled checkpoint) pass ``trust_remote_code=True`` or ``pipeline_class=CancerTypePipeline``.
 """

@@ -99,7 +99,9 @@ class MetaScDrugConfig(PretrainedConfig):
         **kwargs: Any,
     ):
         if num_labels not in (1, 2):
-            raise ValueError(f"num_labels must be 1 (one sensitive logit) or 2 (resistant, sensitive), got {num_labels}")
+            raise ValueError(
+                f"num_labels must be 1 (one sensitive logit) or 2 (resistant, sensitive), got {num_labels}"
+            )
         kwargs.setdefault("id2label", {0: "sensitive"} if num_labels == 1 else {0: "resistant", 1: "sensitive"})
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if fusion_type not in FUSION_TYPES:
@@ -111,7 +113,9 @@ class MetaScDrugConfig(PretrainedConfig):
         if fusion_type == "concat_product" and cell_embed_dim != drug_embed_dim:
             raise ValueError("fusion_type='concat_product' needs cell_embed_dim == drug_embed_dim")
         if smiles_vocab_size > 0 and drug_hidden_size % drug_num_heads:
-            raise ValueError(f"drug_hidden_size {drug_hidden_size} is not a multiple of drug_num_heads {drug_num_heads}")
+            raise ValueError(
+                f"drug_hidden_size {drug_hidden_size} is not a multiple of drug_num_heads {drug_num_heads}"
+            )
         if smiles_vocab_size <= 0 and not use_fingerprint:
             raise ValueError("the drug encoder needs SMILES tokens (smiles_vocab_size > 0) or use_fingerprint=True")
         if not 0.0 <= gene_dropout < 1.0:

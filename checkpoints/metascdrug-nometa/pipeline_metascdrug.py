@@ -27,7 +27,7 @@ works without txformers:
 {'cell': 'AAACCTG-1', 'sensitive_probability': 0.71, 'label': 'sensitive', 'ln_ic50_z': -0.42}
 ```
 
-With txformers imported the task is registered (``txformers.models.metascdrug.register``): a folder without
+With txformers imported the task is registered (``txformers.hub.register``): a folder without
 ``custom_pipelines`` needs no ``trust_remote_code``; for one with it (the bundled checkpoints) pass
 ``trust_remote_code=True`` or ``pipeline_class=DrugResponsePipeline``.
 """
@@ -76,7 +76,9 @@ def read_smiles_table(table: Mapping[str, str] | str | os.PathLike) -> dict[str,
         name = next((lower[c] for c in NAME_COLUMNS if c in lower), None)
         smiles = next((lower[c] for c in SMILES_COLUMNS if c in lower), None)
         if name is None or smiles is None:
-            raise ValueError(f"{table}: needs a drug-name column {NAME_COLUMNS} and a SMILES column, has {reader.fieldnames}")
+            raise ValueError(
+                f"{table}: needs a drug-name column {NAME_COLUMNS} and a SMILES column, has {reader.fieldnames}"
+            )
         result: dict[str, str] = {}
         for row in reader:
             if row[name] and row[smiles] and row[smiles].strip():
@@ -259,7 +261,9 @@ def _processor_of(model: Any) -> MetaScDrugProcessor:
     """The processor saved with ``model`` (its ``name_or_path``)."""
     source = getattr(model, "name_or_path", None)
     if not source:
-        raise ValueError("DrugResponsePipeline needs processor= (a MetaScDrugProcessor) for a model not loaded from a folder")
+        raise ValueError(
+            "DrugResponsePipeline needs processor= (a MetaScDrugProcessor) for a model not loaded from a folder"
+        )
     return MetaScDrugProcessor.from_pretrained(source)
 
 
@@ -283,7 +287,8 @@ def _unpack(inputs: Any) -> tuple[Any, Sequence[Any] | None, list[str] | None]:
     if hasattr(inputs, "columns") and hasattr(inputs, "index"):  # pandas DataFrame, cells x genes
         return inputs, None, [str(name) for name in inputs.index]
     raise TypeError(
-        f"DrugResponsePipeline takes an AnnData, a dict(expression=..., genes=...) or a DataFrame, got {type(inputs).__name__}"
+        "DrugResponsePipeline takes an AnnData, a dict(expression=..., genes=...) or a DataFrame, "
+        f"got {type(inputs).__name__}"
     )
 
 

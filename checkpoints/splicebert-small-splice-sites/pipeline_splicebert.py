@@ -23,7 +23,7 @@ This file is portable: it imports only the standard library, numpy, torch, trans
 sibling ``scoring_splicebert.py``, so both can be copied into a checkpoint folder
 (:func:`add_pipelines_to_checkpoint`). Then
 ``pipeline(task, model=folder, trust_remote_code=True)`` works where txformers is not installed.
-With txformers imported, :func:`register_pipelines` registers both tasks: a folder without
+With txformers imported, ``txformers.hub.register`` registers both tasks: a folder without
 ``custom_pipelines`` then needs no ``trust_remote_code``; for one with it (the bundled
 ``checkpoints/splicebert-small-pretrained``) transformers asks for ``trust_remote_code=True`` or
 ``pipeline_class=SpliceVariantEffectPipeline``. The windows, probabilities and scores come from
@@ -333,21 +333,6 @@ PIPELINES = {
 _SIBLINGS = (Path(__file__).with_name("scoring_splicebert.py"),)
 
 
-def register_pipelines() -> None:
-    """Register both tasks with ``transformers.pipelines.PIPELINE_REGISTRY`` (idempotent), so
-    ``pipeline("splice-site-prediction", model=...)`` and ``pipeline("splice-variant-effect", model=...)``
-    work in this process without ``trust_remote_code``."""
-    import transformers
-    from transformers.pipelines import PIPELINE_REGISTRY
-
-    for task, (pipeline_class, auto_name) in PIPELINES.items():
-        if PIPELINE_REGISTRY.supported_tasks.get(task, {}).get("impl") is pipeline_class:
-            continue
-        PIPELINE_REGISTRY.register_pipeline(
-            task, pipeline_class=pipeline_class, pt_model=getattr(transformers, auto_name), type="text"
-        )
-
-
 def add_pipelines_to_checkpoint(folder: str | Path, tasks: str | Sequence[str] = (VARIANT_EFFECT_TASK,)) -> Path:
     """Ship pipelines with a checkpoint: copy this file and the scoring engine it imports
     (``scoring_splicebert.py``) into ``folder`` and add ``custom_pipelines`` for ``tasks`` to its
@@ -395,5 +380,4 @@ __all__ = [
     "SpliceSitePipeline",
     "SpliceVariantEffectPipeline",
     "add_pipelines_to_checkpoint",
-    "register_pipelines",
 ]

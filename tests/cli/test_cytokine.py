@@ -122,6 +122,7 @@ def _direct_probabilities(model_dir: Path, adata) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- build
 def test_build_saves_the_builders_dataset_and_report(data, tmp_path):
     import datasets
+
     from txformers.datasets.tumor_immune import TumorImmuneBuilder
 
     manifest = pd.read_csv(data / "manifest.tsv", sep="\t")

@@ -9,13 +9,13 @@ import warnings
 from pathlib import Path
 
 import anndata as ad
+import datasets
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
 import scipy.sparse as sp
 
-import datasets
 from txformers.datasets.tumor_immune import (
     SampleError,
     TumorImmuneBuilder,

@@ -16,6 +16,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from ..models.metascdrug.pipeline_metascdrug import normalize_drug_name
 from .formatting import flags, megabytes, millions, paths_note, shell, signed, value_range
 from .paths import display_path, find_local_paths, portable_path, portable_text
 from .results import ResultsError, checkpoint_config, checkpoint_weights, get, read_json
@@ -399,7 +400,7 @@ def _unseen_section(
 
 # ----------------------------------------------------------------------------- critical genes, timings
 def _critical_genes_command(path: Path, critical: dict, runs: list[dict]) -> str:
-    """The `txformers.critical_genes` command of one result: single-cell file (with shots) or GDSC drug."""
+    """The critical-genes command of one result: single-cell file (with shots) or GDSC drug."""
     settings = critical["settings"]
     looked_up = str((critical.get("drug") or {}).get("source", ""))  # "name looked up in ['PATH', ...]"
     source = next(iter(re.findall(r"'([^']+\.csv)'", looked_up)), None) or next(iter(find_local_paths(looked_up)), None)
@@ -409,7 +410,15 @@ def _critical_genes_command(path: Path, critical: dict, runs: list[dict]) -> str
     else:
         where = ["--data", portable_text(data)] if data else ["--data", "CELLS.tsv"]
     shots = ["--shots", str(settings["shots"])] if settings.get("shots") is not None else []
-    tokens = ["python", "-m", "txformers.critical_genes", "--model", settings["model"], *where, *shots]
+    tokens = [
+        "python",
+        "-m",
+        "txformers.tasks.drug_response.critical_genes",
+        "--model",
+        settings["model"],
+        *where,
+        *shots,
+    ]
     tokens += ["--seeds", str(settings["seeds"]), "--top", str(settings["top"]), "--n-steps", str(settings["n_steps"])]
     tokens += ["--out-dir", display_path(path.parent)]
     return shell(tokens)
@@ -510,12 +519,8 @@ def _train_command(args: dict) -> str:
 
 def _drug_split(training: dict, split: dict, target_drugs: list[str]) -> dict[str, Any]:
     """The drug-blind split of the checkpoint, and where the drugs of the single-cell targets fall in it."""
-
-    def normal(text: Any) -> str:
-        return re.sub(r"[^A-Z0-9]", "", str(text).upper())
-
-    where_drug = {normal(d): part for part in ("train", "validation", "test") for d in split[part]}
-    placed = {d: where_drug.get(normal(d)) for d in target_drugs}
+    where_drug = {normalize_drug_name(d): part for part in ("train", "validation", "test") for d in split[part]}
+    placed = {d: where_drug.get(normalize_drug_name(d)) for d in target_drugs}
     return {
         "seed": training.get("split_seed"),
         "test": len(split["test"]),

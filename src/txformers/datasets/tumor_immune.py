@@ -78,10 +78,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 import scipy.sparse as sp
-
-import datasets
 
 from ..data import cytokine_genes
 from ..tokenizers.gene_vocabulary import canonical_gene_id

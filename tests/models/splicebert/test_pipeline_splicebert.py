@@ -14,13 +14,12 @@ import torch
 from transformers import pipeline
 
 from txformers import NucleotideTokenizer, SpliceBertConfig, SpliceBertForMaskedLM, SpliceBertForSequenceClassification
-from txformers.hub import CHECKPOINTS
+from txformers.hub import CHECKPOINTS, register
 from txformers.models.splicebert import pipeline_splicebert, scoring_splicebert
 from txformers.models.splicebert.pipeline_splicebert import (
     SpliceSitePipeline,
     SpliceVariantEffectPipeline,
     add_pipelines_to_checkpoint,
-    register_pipelines,
 )
 from txformers.models.splicebert.scoring_splicebert import (
     kl_profile,
@@ -119,7 +118,7 @@ def expected_candidates(sequence):
 
 def test_splice_site_pipeline_matches_the_window_classifier(classifier):
     folder, model = classifier
-    register_pipelines()
+    register()
     finder = pipeline("splice-site-prediction", model=str(folder), device="cpu")
     assert isinstance(finder, SpliceSitePipeline)
     results = finder(SEQUENCES, batch_size=1)
@@ -168,7 +167,7 @@ def test_splice_site_pipeline_needs_a_window_and_site_labels(classifier):
 
 def test_variant_effect_pipeline_equals_variant_effect_module(mlm):
     folder, model = mlm
-    register_pipelines()
+    register()
     scorer = pipeline("splice-variant-effect", model=str(folder), device="cpu")
     assert isinstance(scorer, SpliceVariantEffectPipeline)
     rng = np.random.default_rng(0)
@@ -281,7 +280,7 @@ def test_pipelines_ship_with_checkpoints_and_run_without_txformers(tmp_path):
         for name in remote["classes"]
     )
 
-    register_pipelines()
+    register()
     local = SpliceSitePipeline(model=sites_model, tokenizer=NucleotideTokenizer(), device="cpu")(
         "GTCCAGGTAAGTATTTTTTCCCTTTCAGGTCC"
     )

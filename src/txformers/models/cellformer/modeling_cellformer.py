@@ -311,11 +311,22 @@ def _attention_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor | None
     return attention_mask
 
 
-def _sdpa_mask(attention_mask: torch.Tensor) -> torch.Tensor | None:
-    """(batch, length) mask -> boolean (batch, 1, 1, length) key mask for SDPA; None when nothing is padded."""
-    if bool(attention_mask.all()):
+# Copied from txformers.models.splicebert.modeling_splicebert._padding_mask
+def _padding_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(batch, length) 1/0 mask -> boolean (batch, 1, 1, length) for SDPA; None when nothing is padded."""
+    if attention_mask is None or bool(attention_mask.all()):
         return None
     return attention_mask.bool()[:, None, None, :]
+
+
+# Copied from txformers.models.splicebert.modeling_splicebert.sequence_classification_loss
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """MSE for one label or regression, BCE for multi-label, else cross-entropy (transformers' convention)."""
+    if config.num_labels == 1 or config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1), labels.float())
+    if config.problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.float())
+    return F.cross_entropy(logits, labels.view(-1))
 
 
 class CellformerModel(CellformerPreTrainedModel):
@@ -361,7 +372,7 @@ class CellformerModel(CellformerPreTrainedModel):
         )
         attention_mask = _attention_mask(input_ids, attention_mask, self.config.pad_token_id)
         hidden_states = self.embeddings(input_ids, expression_bins, expression, masked_positions)
-        outputs = self.encoder(hidden_states, _sdpa_mask(attention_mask), output_attentions, output_hidden_states)
+        outputs = self.encoder(hidden_states, _padding_mask(attention_mask), output_attentions, output_hidden_states)
         return BaseModelOutputWithPooling(
             last_hidden_state=outputs.last_hidden_state,
             pooler_output=self.pool(outputs.last_hidden_state, attention_mask),
@@ -487,14 +498,7 @@ class CellformerForCellClassification(CellformerPreTrainedModel):
             output_hidden_states=output_hidden_states,
         )
         logits = self.classifier(outputs.pooler_output)
-        loss = None
-        if labels is not None:
-            if self.num_labels == 1 or self.config.problem_type == "regression":
-                loss = F.mse_loss(logits.squeeze(-1), labels.float())
-            elif self.config.problem_type == "multi_label_classification":
-                loss = F.binary_cross_entropy_with_logits(logits, labels.float())
-            else:
-                loss = F.cross_entropy(logits, labels.view(-1))
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
         return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

@@ -295,7 +295,9 @@ class MetaScDrugProcessor(PushToHubMixin):
             files.append(target)
         if push_to_hub:
             repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(str(save_directory))))
-            self.push_to_hub(repo_id, **{k: v for k, v in kwargs.items() if k in ("commit_message", "private", "token")})
+            self.push_to_hub(
+                repo_id, **{k: v for k, v in kwargs.items() if k in ("commit_message", "private", "token")}
+            )
         return files
 
     @classmethod
@@ -331,9 +333,11 @@ class MetaScDrugProcessor(PushToHubMixin):
                 os.path.join(path, gene_dir) if local else path, **({} if local else {"subfolder": gene_dir}), **hub
             )
         else:  # portable: the tokenizer code saved next to the vocabulary
-            gene_tokenizer = AutoTokenizer.from_pretrained(
-                path, subfolder=gene_dir, trust_remote_code=True, **hub
-            ) if not local else AutoTokenizer.from_pretrained(os.path.join(path, gene_dir), trust_remote_code=True)
+            gene_tokenizer = (
+                AutoTokenizer.from_pretrained(path, subfolder=gene_dir, trust_remote_code=True, **hub)
+                if not local
+                else AutoTokenizer.from_pretrained(os.path.join(path, gene_dir), trust_remote_code=True)
+            )
         if cls.smiles_tokenizer_class is not None:
             smiles_tokenizer = cls.smiles_tokenizer_class.from_pretrained(
                 os.path.join(path, smiles_dir) if local else path, **({} if local else {"subfolder": smiles_dir}), **hub

@@ -481,6 +481,15 @@ class SpliceBertForTokenClassification(SpliceBertPreTrainedModel):
         )
 
 
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """MSE for one label or regression, BCE for multi-label, else cross-entropy (transformers' convention)."""
+    if config.num_labels == 1 or config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(-1), labels.float())
+    if config.problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits, labels.float())
+    return F.cross_entropy(logits, labels.view(-1))
+
+
 @dataclass
 class _Pooling:
     mode: str
@@ -545,14 +554,7 @@ class SpliceBertForSequenceClassification(SpliceBertPreTrainedModel):
             output_hidden_states=output_hidden_states,
         )
         logits = self.classifier(self.pool(outputs.last_hidden_state, attention_mask))
-        loss = None
-        if labels is not None:
-            if self.num_labels == 1 or self.config.problem_type == "regression":
-                loss = F.mse_loss(logits.squeeze(-1), labels.float())
-            elif self.config.problem_type == "multi_label_classification":
-                loss = F.binary_cross_entropy_with_logits(logits, labels.float())
-            else:
-                loss = F.cross_entropy(logits, labels.view(-1))
+        loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
         return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

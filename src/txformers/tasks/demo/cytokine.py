@@ -271,7 +271,7 @@ def section_cytokine(demo: Demo) -> str:
         f"**Saved cytokine patterns** (`{demo.results.name}/cellformer/patterns/`; first three top genes per cancer "
         "type; AUROC and Cohen's d one-vs-rest over cells), made by:",
         "",
-        *code_block(command_of(patterns, "python -m txformers.cytokine_patterns")),
+        *code_block(command_of(patterns, "python -m txformers.tasks.cytokine.patterns")),
         *markdown_table(
             ["cancer type", "cells", "gene", "AUROC", "Cohen's d", "detected", "detected (rest)"], top_rows
         ),

@@ -166,7 +166,8 @@ def section_drug(demo: Demo) -> str:
     demo.figure("figures/drug_roc.png", f"ROC of the per-cell {DRUG} probabilities ({SYNTHETIC})")
     stability = result["stability"]
     demo.add(
-        f"**Critical genes** (`txformers.critical_genes`): integrated gradients ({n_steps} steps) of the sensitive "
+        "**Critical genes** (`txformers.tasks.drug_response.critical_genes`): "
+        f"integrated gradients ({n_steps} steps) of the sensitive "
         f"logit of `metascdrug-meta` over the panel genes, on {seeds} bootstrap samples of the synthetic cells "
         f"(top-{top} Jaccard {stability['jaccard_top']:.2f}, Spearman {stability['spearman']:.2f}). Top genes: "
         + ", ".join(f"{g['gene']} ({'+' if g['mean_attribution'] > 0 else '-'})" for g in top_genes)
