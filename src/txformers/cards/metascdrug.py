@@ -16,7 +16,6 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
-from ..models.metascdrug.pipeline_metascdrug import normalize_drug_name
 from .formatting import flags, megabytes, millions, paths_note, shell, signed, value_range
 from .paths import display_path, find_local_paths, portable_path, portable_text
 from .results import ResultsError, checkpoint_config, checkpoint_weights, get, read_json
@@ -519,6 +518,8 @@ def _train_command(args: dict) -> str:
 
 def _drug_split(training: dict, split: dict, target_drugs: list[str]) -> dict[str, Any]:
     """The drug-blind split of the checkpoint, and where the drugs of the single-cell targets fall in it."""
+    from ..models.metascdrug.pipeline_metascdrug import normalize_drug_name  # imports torch: only when rendering
+
     where_drug = {normalize_drug_name(d): part for part in ("train", "validation", "test") for d in split[part]}
     placed = {d: where_drug.get(normalize_drug_name(d)) for d in target_drugs}
     return {

@@ -566,7 +566,7 @@ def _add_common(parser: argparse.ArgumentParser, *, labels_required: bool = Fals
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    from ..tasks.drug_response.fewshot import add_benchmark_arguments
+    from ..tasks.drug_response.options import add_benchmark_arguments
 
     formatter = argparse.RawDescriptionHelpFormatter
     drug = commands.add_parser(

@@ -32,7 +32,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..tasks.drug_response.fewshot import add_benchmark_arguments, run_benchmark
+from ..tasks.drug_response.fewshot import run_benchmark
+from ..tasks.drug_response.options import add_benchmark_arguments
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
