@@ -1,8 +1,9 @@
 """Shared genome helpers for the splicing dataset builders.
 
 - :class:`FastaReader`: random access to a (plain or bgzip-compressed) genome FASTA through its
-  ``.fai`` index (`pyfaidx`), so a builder reads one region at a time and never holds a genome in
-  memory.
+  ``.fai`` index (``pysam.FastaFile``), so a builder reads one region at a time and never holds a genome in
+  memory. An index older than its FASTA, or disagreeing with it, is rebuilt or refused
+  (:func:`check_fasta_index`), never used silently.
 - :func:`reverse_complement`.
 - :func:`read_transcripts`: transcript spans (and exons) from a GTF or GFF3 annotation, plain or
   gzip-compressed.
@@ -79,19 +80,111 @@ def _chrom_aliases(chrom: str) -> list[str]:
     return names
 
 
-class FastaReader:
-    """Indexed random access to a genome FASTA (one region read at a time, via ``pyfaidx``).
+class FastaIndexError(ValueError):
+    """A FASTA's ``.fai`` (or ``.gzi``) index is stale or disagrees with the FASTA and cannot be rebuilt."""
 
-    The ``.fai`` index is built on first use next to the FASTA, or at ``index_path`` when the FASTA
-    folder is read-only. bgzip-compressed FASTA (``.fa.gz`` with its ``.gzi``) is supported by
-    pyfaidx; plain gzip is not (it cannot be read at random: decompress or ``bgzip`` it).
+
+def _is_bgzf(path: str) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return False
+    return len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC"  # bgzip's extra field
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def check_fasta_index(fasta: str | os.PathLike, fai: str | os.PathLike, gzi: str | os.PathLike | None = None) -> str:
+    """Why the ``.fai`` (and ``.gzi``) of ``fasta`` cannot be trusted, or ``""`` when it can.
+
+    An index is refused when it is older than the FASTA, is not five tab-separated integers per line, or (plain
+    FASTA) disagrees with the file: a record's bytes run past the end of the file, the header line before a
+    record's offset does not name that record, or its first line is not ``linebases`` letters long. A bgzipped
+    FASTA is checked by age and layout only (its offsets are into the uncompressed stream).
+    """
+    fasta, fai = os.fspath(fasta), os.fspath(fai)
+    indexes = [fai] + ([os.fspath(gzi)] if gzi is not None else [])
+    for index in indexes:
+        if os.path.getmtime(index) < os.path.getmtime(fasta):
+            return f"{index} is older than {fasta}"
+    entries = []
+    with open(fai, "rb") as handle:
+        for lineno, line in enumerate(handle, 1):
+            cols = line.rstrip(b"\r\n").split(b"\t")
+            try:
+                name = cols[0].decode()
+                length, offset, linebases, linewidth = (int(c) for c in cols[1:5])
+            except (ValueError, IndexError, UnicodeDecodeError):
+                return f"{fai}:{lineno} is not a FASTA index line (name, length, offset, linebases, linewidth)"
+            if length < 0 or offset < 0 or (length and (linebases < 1 or linewidth < linebases)):
+                return f"{fai}:{lineno} has impossible values for {name}"
+            entries.append((name, length, offset, linebases, linewidth))
+    if gzi is not None:
+        return ""
+    size = os.path.getsize(fasta)
+    with open(fasta, "rb") as handle:
+        for name, length, offset, linebases, linewidth in entries:
+            full, rest = divmod(length, linebases) if length else (0, 0)
+            end = offset + full * linewidth + rest
+            if end > size:
+                return f"{fai}: {name} ends at byte {end}, past the end of {fasta} ({size} bytes)"
+            lookback = min(offset, len(name) + 4096)
+            handle.seek(offset - lookback)
+            before = handle.read(lookback)
+            header_start = before.rfind(b"\n", 0, max(len(before) - 1, 0)) + 1
+            header = before[header_start:].rstrip(b"\r\n")
+            if not (before.endswith(b"\n") and header[:1] == b">" and header[1:].split()[:1] == [name.encode()]):
+                return f"{fai}: the line before {name}'s offset {offset} in {fasta} is not its header '>{name}'"
+            if length:
+                first = handle.read(min(linewidth, length + linewidth - linebases))
+                letters = first[:linebases] if length >= linebases else first[:length]
+                if b"\n" in letters or b">" in letters:
+                    return f"{fai}: {name}'s first line in {fasta} is shorter than the index says ({linebases})"
+    return ""
+
+
+def _build_fasta_index(fasta: str, fai: str, gzi: str | None) -> None:
+    """Build ``fai`` (and ``gzi``) with samtools faidx (through pysam), atomically."""
+    import pysam
+
+    folder = os.path.dirname(os.path.abspath(fai))
+    tmp_fai = os.path.join(folder, f".{os.path.basename(fai)}.partial-{os.getpid()}")
+    tmp_gzi = None if gzi is None else os.path.join(folder, f".{os.path.basename(gzi)}.partial-{os.getpid()}")
+    args = [fasta, "--fai-idx", tmp_fai] + ([] if tmp_gzi is None else ["--gzi-idx", tmp_gzi])
+    try:
+        pysam.faidx(*args)
+        if tmp_gzi is not None:
+            os.replace(tmp_gzi, gzi)
+        os.replace(tmp_fai, fai)
+    except pysam.SamtoolsError as err:
+        raise ValueError(f"Cannot index the FASTA {fasta}: {str(err).strip()}") from None
+    finally:
+        for tmp in (tmp_fai, tmp_gzi):
+            if tmp is not None and os.path.exists(tmp):
+                os.remove(tmp)
+
+
+class FastaReader:
+    """Indexed random access to a genome FASTA (one region read at a time, via ``pysam.FastaFile``).
+
+    The ``.fai`` index (and ``.gzi`` for a bgzipped FASTA) is built on first use next to the FASTA, or at
+    ``index_path`` when the FASTA folder is read-only. An existing index is checked first
+    (:func:`check_fasta_index`): one older than the FASTA or disagreeing with it is rebuilt, with a warning,
+    when ``rebuild_index`` and its folder is writable, and refused with :class:`FastaIndexError` otherwise; it
+    is never used silently. bgzip-compressed FASTA (``.fa.gz``) is read directly; plain gzip is refused up front
+    (it cannot be read at random: decompress it or recompress it with ``bgzip``).
 
     Args:
         path: FASTA file.
-        index_path: where to read/write the ``.fai`` index (default ``path + ".fai"``).
+        index_path: where to read/write the ``.fai`` index (default ``path + ".fai"``; the ``.gzi`` of a
+            bgzipped FASTA goes beside it).
         uppercase: return upper-case sequence (soft-masked repeats become plain letters).
         resolve_chrom_names: accept ``1`` for ``chr1`` (and the reverse, and ``MT``/``chrM``)
             when the exact name is not in the FASTA.
+        rebuild_index: rebuild a stale or inconsistent index (``False``: refuse it).
 
     Example:
         >>> import tempfile, os
@@ -108,26 +201,52 @@ class FastaReader:
         index_path: str | os.PathLike | None = None,
         uppercase: bool = True,
         resolve_chrom_names: bool = True,
+        rebuild_index: bool = True,
     ):
-        try:
-            import pyfaidx
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("Reading a genome FASTA needs `pyfaidx` (pip install pyfaidx).") from err
+        import pysam
+
         self.path = os.fspath(path)
-        if not os.path.exists(self.path):
+        if not os.path.isfile(self.path):
             raise FileNotFoundError(f"Genome FASTA not found: {self.path}")
-        kwargs = {"indexname": os.fspath(index_path)} if index_path is not None else {}
-        try:
-            self._fasta = pyfaidx.Fasta(
-                self.path, as_raw=True, sequence_always_upper=uppercase, read_ahead=None, **kwargs
-            )
-        except pyfaidx.FastaIndexingError as err:
-            raise ValueError(f"Cannot index the FASTA {self.path}: {err}") from err
-        except pyfaidx.UnsupportedCompressionFormat as err:
+        compressed = _is_gzip(self.path)
+        if compressed and not _is_bgzf(self.path):
             raise ValueError(
                 f"{self.path} is gzip-compressed but not with bgzip, so it cannot be read at random: "
                 "decompress it or recompress it with `bgzip`."
-            ) from err
+            )
+        self.index_path = os.fspath(index_path) if index_path is not None else self.path + ".fai"
+        self.gzi_path = None
+        if compressed:
+            base = self.index_path[:-4] if self.index_path.endswith(".fai") else self.index_path
+            self.gzi_path = base + ".gzi" if index_path is not None else self.path + ".gzi"
+        indexes = [self.index_path] + ([self.gzi_path] if self.gzi_path else [])
+        present = [os.path.exists(index) for index in indexes]
+        problem = ""
+        if all(present):
+            problem = check_fasta_index(self.path, self.index_path, self.gzi_path)
+        elif any(present):
+            problem = f"{self.gzi_path} is missing beside {self.index_path}"
+        if problem or not all(present):
+            folder = os.path.dirname(os.path.abspath(self.index_path))
+            if problem and not rebuild_index:
+                raise FastaIndexError(f"FASTA index not trusted: {problem}; rebuild it with `samtools faidx`")
+            if not os.access(folder, os.W_OK):
+                why = f"its index is not trusted ({problem})" if problem else "it has no index"
+                raise FastaIndexError(
+                    f"{self.path}: {why} and {folder} is not writable: run `samtools faidx` on it, "
+                    "or give an index path in a writable folder"
+                )
+            if problem:
+                logger.warning("Rebuilding the FASTA index: %s", problem)
+            _build_fasta_index(self.path, self.index_path, self.gzi_path)
+        try:
+            self._fasta = pysam.FastaFile(
+                self.path, filepath_index=self.index_path, filepath_index_compressed=self.gzi_path
+            )
+        except (OSError, ValueError) as err:
+            raise ValueError(f"Cannot read the FASTA {self.path}: {err}") from err
+        self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self.uppercase = uppercase
         self.resolve_chrom_names = resolve_chrom_names
 
     def __enter__(self) -> FastaReader:
@@ -139,18 +258,31 @@ class FastaReader:
     def close(self) -> None:
         self._fasta.close()
 
+    def __getstate__(self) -> dict:  # for worker processes: reopen rather than pickle the handle
+        state = dict(self.__dict__)
+        state.pop("_fasta", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import pysam
+
+        self.__dict__.update(state)
+        self._fasta = pysam.FastaFile(
+            self.path, filepath_index=self.index_path, filepath_index_compressed=self.gzi_path
+        )
+
     @property
     def chroms(self) -> list[str]:
         """Sequence names in the FASTA, in file order."""
-        return list(self._fasta.keys())
+        return list(self._lengths)
 
     def resolve(self, chrom: str) -> str:
         """The FASTA's name for ``chrom`` (see ``resolve_chrom_names``); a clear error if absent."""
-        if chrom in self._fasta:
+        if chrom in self._lengths:
             return chrom
         if self.resolve_chrom_names:
             for alias in _chrom_aliases(chrom):
-                if alias in self._fasta:
+                if alias in self._lengths:
                     return alias
         shown = ", ".join(self.chroms[:10]) + (" ..." if len(self.chroms) > 10 else "")
         raise KeyError(f"Chromosome {chrom!r} is not in the FASTA {self.path} (it has: {shown})")
@@ -163,7 +295,7 @@ class FastaReader:
         return True
 
     def chrom_length(self, chrom: str) -> int:
-        return len(self._fasta[self.resolve(chrom)])
+        return self._lengths[self.resolve(chrom)]
 
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+", pad: str | None = None) -> str:
         """Sequence of ``chrom[start:end]`` (0-based, half-open), reverse-complemented on ``-``.
@@ -174,7 +306,7 @@ class FastaReader:
                 ``end - start`` letters.
         """
         name = self.resolve(chrom)
-        length = len(self._fasta[name])
+        length = self._lengths[name]
         if end < start:
             raise ValueError(f"Bad region {chrom}:{start}-{end}: end < start")
         if strand not in ("+", "-"):
@@ -184,7 +316,9 @@ class FastaReader:
             raise ValueError(
                 f"Region {chrom}:{start}-{end} runs past the ends of {name} (length {length}); pass pad='N' to pad it"
             )
-        seq = self._fasta[name][lo:hi] if hi > lo else ""
+        seq = self._fasta.fetch(name, lo, hi) if hi > lo else ""
+        if self.uppercase:
+            seq = seq.upper()
         if pad is not None:
             seq = pad * (lo - start) + seq + pad * (end - hi)
             if hi <= lo:  # region entirely outside the chromosome
@@ -198,6 +332,7 @@ class FastaReader:
 
 _GTF_ATTR = re.compile(r'\s*([^\s;]+)\s+(?:"([^"]*)"|([^;]*?))\s*(?:;|$)')
 _BIOTYPE_KEYS = ("transcript_type", "transcript_biotype", "biotype", "gene_type", "gene_biotype")
+_GTF_TAG = re.compile(r'(?:^|;)\s*tag\s+"([^"]*)"')
 
 
 @dataclass
@@ -212,6 +347,9 @@ class Transcript:
     strand: str
     biotype: str = ""
     exons: list[tuple[int, int]] = field(default_factory=list)
+    gene_name: str = ""
+    tags: tuple[str, ...] = ()
+    """``tag`` values (GENCODE/Ensembl ``Ensembl_canonical``, ``MANE_Select``; RefSeq ``MANE Select``)."""
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -302,6 +440,7 @@ def read_transcripts(
     spans: dict[str, Transcript] = {}  # transcript rows
     exons: dict[str, list[tuple[str, int, int, str, dict[str, str]]]] = {}
     genes: dict[str, str] = {}  # GFF3 gene ID -> its gene_id attribute (or the ID)
+    gene_names: dict[str, str] = {}  # GFF3 gene ID -> its name
     order: list[str] = []
 
     with open_text(path) as handle:
@@ -321,6 +460,8 @@ def read_transcripts(
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: start/end are not integers ({start!r}, {end!r})") from None
             attrs = _parse_gtf_attributes(attr_text) if is_gtf else _parse_gff3_attributes(attr_text)
+            if is_gtf and "tag" in attrs:
+                attrs["tag"] = ",".join(_GTF_TAG.findall(attr_text))
 
             if is_gtf:
                 tid = attrs.get("transcript_id")
@@ -334,6 +475,7 @@ def read_transcripts(
             else:
                 if "ID" in attrs and "Parent" not in attrs:  # gene-like feature
                     genes[attrs["ID"]] = _strip_prefix(attrs.get("gene_id", attrs["ID"]))
+                    gene_names[attrs["ID"]] = attrs.get("gene_name", attrs.get("Name", attrs.get("gene", "")))
                 if feature == "exon":
                     for parent in attrs.get("Parent", "").split(","):
                         if parent:
@@ -371,6 +513,7 @@ def read_transcripts(
                 attrs,
             )
         if not is_gtf:
+            tx.gene_name = tx.gene_name or gene_names.get(tx.gene_id, "")
             tx.gene_id = genes.get(tx.gene_id, _strip_prefix(tx.gene_id))
         tx.exons = sorted((s, e) for _, s, e, _, _ in tx_exons)
         if tx.strand not in ("+", "-"):
@@ -384,7 +527,9 @@ def read_transcripts(
 
 def _new_transcript(tid, gid, chrom, start, end, strand, attrs) -> Transcript:
     biotype = next((attrs[k] for k in _BIOTYPE_KEYS if k in attrs), "")
-    return Transcript(tid, gid, chrom, start, end, strand, biotype)
+    tags = tuple(tag.strip() for tag in attrs.get("tag", "").split(",") if tag.strip())
+    gene_name = attrs.get("gene_name", attrs.get("gene", ""))
+    return Transcript(tid, gid, chrom, start, end, strand, biotype, gene_name=gene_name, tags=tags)
 
 
 def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
