@@ -292,6 +292,7 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        original = None
         if kwargs.get("config") is None and not model_args:
             original = _read_original_config(pretrained_model_name_or_path)
             if original is not None:
@@ -303,26 +304,50 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
         )
-        missing = [key for key in info["missing_keys"] if not key.startswith(cls._fresh_head_prefixes)]
-        # Heads of another task (the MLM head, a classifier replaced by a fresh one) may be dropped,
-        # never encoder weights.
-        fresh = {key.split(".")[0] for key in info["missing_keys"] if key.startswith(cls._fresh_head_prefixes)}
-        unexpected = [
-            key
-            for key in info["unexpected_keys"]
-            if not (
-                key.split(".")[0] in ("cls", "classifier")
-                and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0]))
-            )
-        ]
-        mismatched = info.get("mismatched_keys") or []
-        if missing or unexpected or mismatched:
-            raise ValueError(
-                f"{cls.__name__}.from_pretrained({str(pretrained_model_name_or_path)!r}) does not match the "
-                f"checkpoint: missing weights {sorted(missing)}, unused weights {sorted(unexpected)}, "
-                f"shape mismatches {list(mismatched)}. Nothing was silently re-initialised."
-            )
+        saved = model.config.architectures
+        if original is not None:  # original BertFor* heads are the SpliceBertFor* heads
+            saved = ["Splice" + name for name in original.get("architectures") or []]
+        new_head = asks_for_new_head(cls, saved, kwargs)
+        check_loaded_weights(cls, pretrained_model_name_or_path, model, info, new_head, ("cls", "classifier"))
         return (model, info) if want_info else model
+
+
+def asks_for_new_head(cls, saved_architectures, kwargs) -> bool:
+    """Whether ``from_pretrained`` was asked for a new task head: a class other than the checkpoint's
+    (``architectures`` in its config; unknown counts as other) or explicit labels (``num_labels``, ``id2label``)."""
+    if any(key in kwargs for key in ("num_labels", "id2label", "label2id")):
+        return True
+    return not saved_architectures or cls.__name__ not in saved_architectures
+
+
+def check_loaded_weights(cls, path, model, info, new_head: bool, task_heads: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming every weight the checkpoint lacks, does not use or holds in another shape.
+
+    Only when the user asked for a new head (``new_head``, see :func:`asks_for_new_head`) may the weights under
+    ``cls._fresh_head_prefixes`` be new (or re-sized) and the heads of another task (``task_heads``) be dropped;
+    transformers' load report lists them. A checkpoint loaded into the class its config names must match exactly.
+    """
+    fresh_prefixes = tuple(cls._fresh_head_prefixes) if new_head else ()
+    mismatched_keys = info.get("mismatched_keys") or []
+    missing = [key for key in info["missing_keys"] if not key.startswith(fresh_prefixes)]
+    mismatched = [item for item in mismatched_keys if not str(item[0]).startswith(fresh_prefixes)]
+    fresh = {key.split(".")[0] for key in info["missing_keys"] if key.startswith(fresh_prefixes)}
+    fresh |= {str(item[0]).split(".")[0] for item in mismatched_keys if str(item[0]).startswith(fresh_prefixes)}
+    unexpected = [
+        key
+        for key in info["unexpected_keys"]
+        if not (
+            new_head
+            and key.split(".")[0] in task_heads
+            and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0]))
+        )
+    ]
+    if missing or unexpected or mismatched:
+        raise ValueError(
+            f"{cls.__name__}.from_pretrained({str(path)!r}) does not match the checkpoint: missing weights "
+            f"{sorted(missing)}, unused weights {sorted(unexpected)}, shape mismatches {list(mismatched)}. "
+            "Nothing was silently re-initialised; a new head is made only for another class or num_labels."
+        )
 
 
 def _read_original_config(path) -> dict | None:

@@ -50,24 +50,6 @@ SMILES_VOCAB_SIZE = 40
 FINGERPRINT_BITS = 32
 N_GENES = 16  # Cellformer vocabulary: 4 special tokens + genes + 2 batch tokens
 
-# Classes whose from_pretrained today loads a checkpoint with a missing (or unexpected) weight into the class
-# its config names without complaint. Issue 17 defect 1 makes loading strict; its fix turns these xfails into
-# passes, and strict=True then asks for this set to be emptied.
-SILENT_ON_MISSING = {
-    ("MetaScDrugModel", "base"),
-    ("MetaScDrugForDrugResponse", "base"),
-    ("MetaScDrugForDrugResponse", "head"),
-    ("SpliceBertForTokenClassification", "head"),
-    ("SpliceBertForSequenceClassification", "head"),
-    ("CellformerForCellClassification", "head"),
-}
-SILENT_ON_UNEXPECTED = {"MetaScDrugModel", "MetaScDrugForDrugResponse"}
-ISSUE_17 = "issue 17 defect 1: missing weights are silently re-initialised"
-ISSUE_17_UNEXPECTED = "issue 17 defect 1: unexpected weights are silently ignored"
-# MetaScDrug casts expression and fingerprint with .float(), which a bfloat16 model cannot multiply.
-FAILS_IN_BFLOAT16 = {"MetaScDrugModel", "MetaScDrugForDrugResponse"}
-BFLOAT16_DEFECT = "MetaScDrug casts its inputs to float32 (.float()): a bfloat16 model fails with a dtype mismatch"
-
 
 def tiny_config(model_class):
     if model_class.config_class is SpliceBertConfig:
@@ -260,16 +242,11 @@ def test_batch_equals_single_rows(saved, model_class):
         assert_same_outputs({name: value[row : row + 1] for name, value in batched.items()}, single, atol=1e-5)
 
 
-def known_failure(known, reason):
-    return [pytest.mark.xfail(strict=True, reason=reason)] if known else []
-
-
 def strict_cases():
     for model_class in MODEL_CLASSES:
         bare = model_class in (SpliceBertModel, MetaScDrugModel, CellformerModel)
         for part in ("base",) if bare else ("base", "head"):
-            marks = known_failure((model_class.__name__, part) in SILENT_ON_MISSING, ISSUE_17)
-            yield pytest.param(model_class, part, marks=marks, id=f"{model_class.__name__}-{part}")
+            yield pytest.param(model_class, part, id=f"{model_class.__name__}-{part}")
 
 
 @pytest.mark.parametrize("model_class, part", list(strict_cases()))
@@ -284,14 +261,7 @@ def test_loading_fails_on_a_missing_weight(saved, tmp_path, model_class, part):
         model_class.from_pretrained(tmp_path / "broken")
 
 
-@pytest.mark.parametrize(
-    "model_class",
-    [
-        pytest.param(cls, marks=known_failure(cls.__name__ in SILENT_ON_UNEXPECTED, ISSUE_17_UNEXPECTED))
-        for cls in MODEL_CLASSES
-    ],
-    ids=lambda cls: cls.__name__,
-)
+@parametrize_models
 def test_loading_fails_on_an_unexpected_weight(saved, tmp_path, model_class):
     _, folder = saved[model_class.__name__]
     shutil.copytree(folder, tmp_path / "broken")
@@ -302,14 +272,7 @@ def test_loading_fails_on_an_unexpected_weight(saved, tmp_path, model_class):
         model_class.from_pretrained(tmp_path / "broken")
 
 
-@pytest.mark.parametrize(
-    "model_class",
-    [
-        pytest.param(cls, marks=known_failure(cls.__name__ in FAILS_IN_BFLOAT16, BFLOAT16_DEFECT))
-        for cls in MODEL_CLASSES
-    ],
-    ids=lambda cls: cls.__name__,
-)
+@parametrize_models
 def test_dtype_bfloat16(saved, model_class):
     _, folder = saved[model_class.__name__]
     model = model_class.from_pretrained(folder, dtype=torch.bfloat16).eval()
@@ -322,3 +285,26 @@ def test_dtype_bfloat16(saved, model_class):
     }
     for name, value in run_model(model, inputs).items():
         assert torch.isfinite(value.float()).all(), name
+
+
+# classes whose task head may be new (fine-tuning from another class's checkpoint)
+HEADED = [cls for cls in MODEL_CLASSES if cls._fresh_head_prefixes]
+
+
+@pytest.mark.parametrize("model_class", HEADED, ids=lambda cls: cls.__name__)
+def test_a_new_head_only_when_asked_for(saved, tmp_path, model_class):
+    """Another class (the bare model's checkpoint into a headed class) gets a new head, with transformers'
+    report; the same class with its head deleted does not (test_loading_fails_on_a_missing_weight)."""
+    bare = {"splicebert": SpliceBertModel, "metascdrug": MetaScDrugModel, "cellformer": CellformerModel}
+    _, folder = saved[bare[model_class.config_class.model_type].__name__]
+    model, info = model_class.from_pretrained(folder, output_loading_info=True)
+    assert type(model) is model_class
+    assert info["missing_keys"] and not any(k.startswith(model_class.base_model_prefix) for k in info["missing_keys"])
+
+
+@pytest.mark.parametrize("model_class", HEADED, ids=lambda cls: cls.__name__)
+def test_another_num_labels_gets_a_new_head(saved, model_class):
+    _, folder = saved[model_class.__name__]
+    num_labels = 1 if model_class is MetaScDrugForDrugResponse else 5  # MetaSCDrug: 1 or 2 labels
+    model = model_class.from_pretrained(folder, num_labels=num_labels, ignore_mismatched_sizes=True)
+    assert model(**model_inputs(model_class)).logits.shape[-1] == num_labels

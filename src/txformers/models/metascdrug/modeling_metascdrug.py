@@ -227,7 +227,9 @@ class MetaScDrugDrugEncoder(nn.Module):
                 raise ValueError(
                     f"fingerprint has {fingerprint.shape[-1]} bits, the model expects {self.config.fingerprint_bits}"
                 )
-            parts.append(self.act(self.fingerprint_projection(fingerprint.float())))
+            parts.append(
+                self.act(self.fingerprint_projection(fingerprint.to(self.fingerprint_projection.weight.dtype)))
+            )
         return self.norm(self.projection(torch.cat(parts, dim=-1)))
 
 
@@ -264,6 +266,7 @@ class MetaScDrugPreTrainedModel(PreTrainedModel):
     base_model_prefix = "metascdrug"
     main_input_name = "expression"
     _supports_sdpa = True
+    _fresh_head_prefixes: tuple[str, ...] = ()
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -279,6 +282,57 @@ class MetaScDrugPreTrainedModel(PreTrainedModel):
         if self._auto_class is not None:
             self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        # Strict: a checkpoint loaded into the class its config names must hold exactly the model's weights.
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(
+            pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+        )
+        new_head = asks_for_new_head(cls, model.config.architectures, kwargs)
+        check_loaded_weights(cls, pretrained_model_name_or_path, model, info, new_head, ("classifier", "regressor"))
+        return (model, info) if want_info else model
+
+
+# Copied from txformers.models.splicebert.modeling_splicebert.asks_for_new_head
+def asks_for_new_head(cls, saved_architectures, kwargs) -> bool:
+    """Whether ``from_pretrained`` was asked for a new task head: a class other than the checkpoint's
+    (``architectures`` in its config; unknown counts as other) or explicit labels (``num_labels``, ``id2label``)."""
+    if any(key in kwargs for key in ("num_labels", "id2label", "label2id")):
+        return True
+    return not saved_architectures or cls.__name__ not in saved_architectures
+
+
+# Copied from txformers.models.splicebert.modeling_splicebert.check_loaded_weights
+def check_loaded_weights(cls, path, model, info, new_head: bool, task_heads: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming every weight the checkpoint lacks, does not use or holds in another shape.
+
+    Only when the user asked for a new head (``new_head``, see :func:`asks_for_new_head`) may the weights under
+    ``cls._fresh_head_prefixes`` be new (or re-sized) and the heads of another task (``task_heads``) be dropped;
+    transformers' load report lists them. A checkpoint loaded into the class its config names must match exactly.
+    """
+    fresh_prefixes = tuple(cls._fresh_head_prefixes) if new_head else ()
+    mismatched_keys = info.get("mismatched_keys") or []
+    missing = [key for key in info["missing_keys"] if not key.startswith(fresh_prefixes)]
+    mismatched = [item for item in mismatched_keys if not str(item[0]).startswith(fresh_prefixes)]
+    fresh = {key.split(".")[0] for key in info["missing_keys"] if key.startswith(fresh_prefixes)}
+    fresh |= {str(item[0]).split(".")[0] for item in mismatched_keys if str(item[0]).startswith(fresh_prefixes)}
+    unexpected = [
+        key
+        for key in info["unexpected_keys"]
+        if not (
+            new_head
+            and key.split(".")[0] in task_heads
+            and (key.split(".")[0] in fresh or not hasattr(model, key.split(".")[0]))
+        )
+    ]
+    if missing or unexpected or mismatched:
+        raise ValueError(
+            f"{cls.__name__}.from_pretrained({str(path)!r}) does not match the checkpoint: missing weights "
+            f"{sorted(missing)}, unused weights {sorted(unexpected)}, shape mismatches {list(mismatched)}. "
+            "Nothing was silently re-initialised; a new head is made only for another class or num_labels."
+        )
 
 
 def _broadcast(drug: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
@@ -331,7 +385,7 @@ class MetaScDrugModel(MetaScDrugPreTrainedModel):
                     f"expression has {expression.shape[-1]} genes, the model's panel has {self.config.gene_panel_size}"
                     " (encode cells with the model's processor)"
                 )
-            cell_embeds = self.cell_encoder(expression.float(), missing_mask)
+            cell_embeds = self.cell_encoder(expression.to(self.dtype), missing_mask)
         if drug_embeds is None:
             if input_ids is None and fingerprint is None:
                 if not self.config.has_default_drug:
@@ -354,6 +408,7 @@ class MetaScDrugForDrugResponse(MetaScDrugPreTrainedModel):
     # parameters a meta-learning inner loop may adapt: the heads, optionally with the fusion MLP
     head_prefixes = ("classifier.", "regressor.")
     fusion_prefixes = ("metascdrug.fusion.",)
+    _fresh_head_prefixes = head_prefixes
 
     def __init__(self, config: MetaScDrugConfig):
         super().__init__(config)
