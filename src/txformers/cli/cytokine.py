@@ -121,12 +121,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
     (mean class probabilities of its cells). Writes PREFIX.cells.csv (per cell: call, score, panel genes
     detected, every class probability), PREFIX.h5ad (a copy of the input with the calls in obs and the
     probabilities in obsm['cancer_type_probabilities']) and PREFIX.samples.csv. The input is never modified."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    from ..datasets.cells import read_cells
-    from ..models.cellformer import CancerTypePipeline
-
     h5ad, out = Path(args.h5ad), Path(args.out)
     if not h5ad.is_file():
         raise UserError(f"AnnData file {h5ad} does not exist")
@@ -134,6 +128,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.sample_column:
         outputs["samples"] = out.with_name(out.name + ".samples.csv")
     check_outputs([h5ad], list(outputs.values()), args.overwrite)
+
+    import pandas as pd  # after the output checks: a refused run imports neither pandas nor torch
+    from tqdm.auto import tqdm
+
+    from ..datasets.cells import read_cells
+    from ..models.cellformer import CancerTypePipeline
+
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     model, tokenizer = _load_classifier(Path(args.model))

@@ -193,15 +193,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     PREFIX.h5ad (a copy of DATA, a table converted to AnnData, with obs columns <DRUG>_sensitive_probability,
     <DRUG>_prediction and <DRUG>_ln_ic50_z) and PREFIX.csv (the same columns per cell). When DATA has a label
     column the zero-shot AUROC and accuracy are printed."""
-    import numpy as np
+    data, model_dir, out = _data_path(args.data), _model_dir(args.model), Path(args.out)
+    outputs = {"h5ad": out.with_name(out.name + ".h5ad"), "csv": out.with_name(out.name + ".csv")}
+    check_outputs([data], list(outputs.values()), args.overwrite)
+
+    import numpy as np  # after the output checks: a refused run imports neither pandas nor torch
     import pandas as pd
     from tqdm.auto import tqdm
 
     from ..models.metascdrug import DrugResponsePipeline
 
-    data, model_dir, out = _data_path(args.data), _model_dir(args.model), Path(args.out)
-    outputs = {"h5ad": out.with_name(out.name + ".h5ad"), "csv": out.with_name(out.name + ".csv")}
-    check_outputs([data], list(outputs.values()), args.overwrite)
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 0.0 <= args.threshold <= 1.0:
@@ -448,13 +449,14 @@ def cmd_genes(args: argparse.Namespace) -> int:
     stability over --seeds (bootstrap samples of the cells, or with --shots a few-shot adaptation per seed on K
     labelled cells per class). Writes PREFIX.tsv (every panel gene: attribution, sign, sd over seeds, top
     frequency, rank), PREFIX.png (the top genes) and PREFIX.json (stability, completeness, settings)."""
-    from ..models.metascdrug import GenePanelOverlapError
-    from ..plotting import plot_critical_genes
-    from ..tasks.drug_response.critical_genes import critical_genes
-
     data, model_dir, out = _data_path(args.data), _model_dir(args.model), Path(args.out)
     outputs = {suffix: out.with_name(out.name + "." + suffix) for suffix in ("tsv", "png", "json")}
     check_outputs([data], list(outputs.values()), args.overwrite)
+
+    from ..models.metascdrug import GenePanelOverlapError  # after the output checks: a refused run stays fast
+    from ..plotting import plot_critical_genes
+    from ..tasks.drug_response.critical_genes import critical_genes
+
     for name, value in (("--top", args.top), ("--seeds", args.seeds), ("--n-steps", args.n_steps)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")

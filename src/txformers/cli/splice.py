@@ -70,6 +70,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     records = _read_fasta(fasta)
+    tsv, bed = out.with_suffix(".tsv"), out.with_suffix(".bed")
+    plots, used = {}, set()
+    for name, _ in records[: max(args.plot_limit, 0)]:
+        stem, number = _safe_name(name), 1
+        while stem in used:  # names that differ only in odd characters
+            number += 1
+            stem = f"{_safe_name(name)}_{number}"
+        used.add(stem)
+        plots[name] = out.parent / f"{out.name}_{stem}.png"
+    check_outputs([fasta], [tsv, bed, *plots.values()], args.overwrite)
+
     config = _model_config(
         model_dir,
         "a fine-tuned splice-site model (python -m txformers.training.finetune_splice writes one in OUTPUT/model)",
@@ -86,17 +97,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     limit = getattr(config, "max_position_embeddings", None)
     if window < 2 or (limit and window + 2 > limit):
         raise UserError(f"window size {window} does not fit {model_dir} (2 to {(limit or 2) - 2} nt)")
-
-    tsv, bed = out.with_suffix(".tsv"), out.with_suffix(".bed")
-    plots, used = {}, set()
-    for name, _ in records[: max(args.plot_limit, 0)]:
-        stem, number = _safe_name(name), 1
-        while stem in used:  # names that differ only in odd characters
-            number += 1
-            stem = f"{_safe_name(name)}_{number}"
-        used.add(stem)
-        plots[name] = out.parent / f"{out.name}_{stem}.png"
-    check_outputs([fasta], [tsv, bed, *plots.values()], args.overwrite)
 
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification
