@@ -179,3 +179,57 @@ def test_two_processes_with_accelerate_launch(tmp_path, corpus):
     assert (tmp_path / "ddp" / "final" / "model.safetensors").exists()
     assert (tmp_path / "ddp" / "checkpoint-2").exists()
     assert len((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_resume_logs_each_step_once(tmp_path, corpus):
+    _run(corpus, tmp_path / "killed", "--stop-after", "4")  # logged steps 1-4, checkpoint at 3
+    _run(corpus, tmp_path / "killed", "--resume")
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, corpus):
+    from txformers.io import UserError
+
+    _run(corpus, tmp_path / "out", "--stop-after", "3")
+    with pytest.raises(UserError, match="--resume.*--overwrite"):
+        _run(corpus, tmp_path / "out")
+    with pytest.raises(UserError, match="--lr"):  # resume checks the run is the same run
+        _run(corpus, tmp_path / "out", "--resume", "--lr", "5e-4")
+    other = tmp_path / "other.fa"
+    other.write_text(">x\n" + "ACGT" * 40 + "\n")
+    with pytest.raises(UserError, match="data files"):
+        main(["--train-files", str(other), "--output-dir", str(tmp_path / "out"), "--preset", "tiny", "--max-steps",
+              "6", "--save-every", "3", "--log-every", "1", "--batch-size", "4", "--fixed-length", "64",
+              "--warmup-steps", "2", "--lr", "1e-3", "--cpu", "--resume"])  # fmt: skip
+    _run(corpus, tmp_path / "out", "--overwrite")  # a new run: the old checkpoints go
+    steps = [json.loads(line)["step"] for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("text", ["", ">only_a_header\n", "\n\n"])
+def test_an_empty_corpus_is_an_error_not_a_hang(tmp_path, text):
+    import threading
+
+    path = tmp_path / "empty.fa"
+    path.write_text(text)
+    outcome = {}
+
+    def draw():
+        try:
+            next(iter(FragmentStream([path], fixed_length=64)))
+        except Exception as error:  # noqa: BLE001 - recorded for the assertion
+            outcome["error"] = error
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the stream waits forever on an empty corpus"
+    assert isinstance(outcome.get("error"), ValueError) and "no sequences" in str(outcome["error"])
+
+
+def test_fewer_sequences_than_processes_is_an_error(tmp_path):
+    path = tmp_path / "one.fa"
+    path.write_text(">a\n" + "ACGT" * 30 + "\n")
+    with pytest.raises(ValueError, match="fewer than processes"):
+        next(iter(FragmentStream([path], fixed_length=64, shard=1, num_shards=2)))

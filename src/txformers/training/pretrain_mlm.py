@@ -32,9 +32,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from ..io import atomic_folder, atomic_write_text
 from ..models.splicebert import SpliceBertConfig, SpliceBertForMaskedLM
 from ..tasks.splicing.mlm import evaluate_mlm, mask_tokens
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
+from .run_dir import (
+    add_run_dir_arguments,
+    check_run_dir,
+    latest_checkpoint,
+    run_identity,
+    save_accelerate_state,
+    start_run_dir,
+    trim_metrics,
+)
 
 PRESETS = {
     # The published SpliceBERT shape (19.7 M parameters).
@@ -112,16 +122,23 @@ class FragmentStream(IterableDataset):
         while True:
             rng = random.Random(f"{self.seed}-{epoch}-{self.shard}")
             buffer: list[str] = []
-            record = 0
+            record = produced = 0
             for path in self.files:
                 for sequence in read_sequences(path):
                     record += 1
                     if (record - 1) % self.num_shards != self.shard:
                         continue
                     for fragment in self.fragments(sequence, rng):
+                        produced += 1
                         buffer.append(fragment)
                         if len(buffer) >= self.shuffle_buffer:
                             yield buffer.pop(rng.randrange(len(buffer)))
+            if not produced:  # nothing to train on: an empty stream would be waited on forever
+                where = f" for process {self.shard} of {self.num_shards}" if record else ""
+                raise ValueError(
+                    f"no sequences to train on{where} in {', '.join(self.files)}"
+                    + (f" ({record} sequences: fewer than processes)" if record else " (empty or only headers)")
+                )
             rng.shuffle(buffer)
             yield from buffer
             epoch += 1
@@ -153,7 +170,14 @@ def train(args: argparse.Namespace) -> dict:
     )
     set_seed(args.seed)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    identity = run_identity(
+        "pretrain_mlm", args, [*args.train_files, *args.eval_files, *filter(None, [args.init_from])]
+    )
+    mode = check_run_dir(output_dir, identity, overwrite=args.overwrite, resume=args.resume)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        start_run_dir(output_dir, identity, mode)
+    accelerator.wait_for_everyone()
     tokenizer = NucleotideTokenizer()
     model = build_model(args)
     limit = model.config.max_position_embeddings
@@ -187,11 +211,14 @@ def train(args: argparse.Namespace) -> dict:
     # The loader's iterator draws its base seed from the global torch RNG: create it before
     # load_state restores the RNG, as in an unbroken run.
     batches = iter(loader)
-    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    if args.resume and checkpoints:
-        accelerator.load_state(str(checkpoints[-1]))
-        step = int(checkpoints[-1].name.split("-")[1])
-        accelerator.print(f"resumed from {checkpoints[-1]} at step {step}")
+    checkpoint, saved_step = latest_checkpoint(output_dir) if mode == "resume" else (None, 0)
+    if checkpoint is not None:  # only complete checkpoints exist (save_accelerate_state)
+        accelerator.load_state(str(checkpoint))
+        step = saved_step
+        accelerator.print(f"resumed from {checkpoint} at step {step}")
+    if accelerator.is_main_process and mode == "resume":
+        trim_metrics(output_dir, step)  # each step logged once
+    accelerator.wait_for_everyone()
     for _ in range(step * args.gradient_accumulation_steps):  # the stream is deterministic: skip what was seen
         next(batches)
 
@@ -237,7 +264,7 @@ def train(args: argparse.Namespace) -> dict:
                 with metrics_file.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
         if args.save_every and step % args.save_every == 0 and step < args.max_steps:
-            accelerator.save_state(str(output_dir / f"checkpoint-{step}"))
+            save_accelerate_state(accelerator, output_dir, step)
         if args.stop_after and step >= args.stop_after:
             accelerator.print(f"stopping at step {step} (--stop-after), as if killed")
             return {"steps": step, "stopped": True}
@@ -247,13 +274,16 @@ def train(args: argparse.Namespace) -> dict:
     if accelerator.is_main_process:
         final = output_dir / "final"
         unwrapped = accelerator.unwrap_model(model)
-        unwrapped.save_pretrained(final)
-        tokenizer.save_pretrained(final)
+        with atomic_folder(final) as temporary:
+            unwrapped.save_pretrained(temporary)
+            tokenizer.save_pretrained(temporary)
         if args.eval_files:
             sequences = [s for f in args.eval_files for s in read_sequences(f)][: args.eval_max_sequences]
             sequences = [s[: limit - 2] for s in sequences]
             result["eval"] = evaluate_mlm(unwrapped, tokenizer, sequences, device=accelerator.device, seed=args.seed)
-            (output_dir / "eval.json").write_text(json.dumps({**result, "args": vars(args)}, indent=2, default=str))
+            atomic_write_text(
+                output_dir / "eval.json", json.dumps({**result, "args": vars(args)}, indent=2, default=str)
+            )
             accelerator.print(json.dumps(result))
     accelerator.wait_for_everyone()
     return result
@@ -289,7 +319,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shuffle-buffer", type=int, default=1024)
     parser.add_argument("--save-every", type=int, default=500)
     parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint-* in --output-dir")
+    add_run_dir_arguments(parser)
     parser.add_argument("--stop-after", type=int, default=0, help="exit after this step, as if killed (tests resume)")
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
     parser.add_argument("--cpu", action="store_true", help="force CPU even when a GPU is present")
