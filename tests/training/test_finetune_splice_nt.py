@@ -1,0 +1,59 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+import json
+import os
+
+import numpy as np
+import pytest
+
+from txformers.training import finetune_splice_nt
+
+
+def _data(root, n=8):
+    rng = np.random.default_rng(0)
+    for split in ("Train", "Test"):
+        os.makedirs(root / split)
+        for site, dinuc in (("Donor", "GT"), ("Acceptor", "AG")):
+            for kind in ("Positive", "Negative"):
+                with open(root / split / f"{site}_{split}_{kind}.txt", "w") as f:
+                    for i in range(n):
+                        left = "".join(rng.choice(list("ACGT"), 300))
+                        right = "".join(rng.choice(list("ACGT"), 300))
+                        if kind == "Positive":  # a learnable signal next to the true sites
+                            left = left[:-3] + "CAG" if site == "Donor" else left[:-3] + "TTC"
+                        f.write(f"> seq {i}\n{left}{dinuc}{right}\n")
+    return root
+
+
+@pytest.mark.parametrize("model", ["cnn", "logreg"])
+def test_runs_scores_and_resumes(tmp_path, model):
+    data = _data(tmp_path / "homo_sapiens")
+    out = tmp_path / "run"
+    common = ["--data-dir", str(data), "--model", model, "--context", "40", "--output-dir", str(out)]
+    common += ["--eval-every", "2", "--save-every", "2", "--bootstrap", "10", "--off-target-windows", "4"]
+    common += ["--cache-dir", str(tmp_path / "cache"), "--lr-none-per-window", "2", "--batch-size", "4"]
+    results = finetune_splice_nt.main(common + ["--max-steps", "2"])
+    test = results[model]["test"]
+    assert set(test["centre"]) == {"donor", "acceptor"}
+    assert test["centre"]["donor"]["n"] == 16 and len(test["centre"]["donor"]["auroc_ci95"]) == 2
+    assert test["off_target"]["windows"] == 4
+    assert results["layout_check"]["test"]["donor_bad"] == 0
+    if model == "cnn":
+        resumed = finetune_splice_nt.main(common + ["--max-steps", "4"])
+        steps = [h["step"] for h in resumed["cnn"]["history"]]
+        assert steps == [2, 4]  # continued from the step-2 checkpoint, not restarted
+        assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 4
+
+
+def test_splicebert_best_model_loads_with_auto_class(tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    data = _data(tmp_path / "homo_sapiens")
+    out = tmp_path / "bert"
+    finetune_splice_nt.main(
+        ["--data-dir", str(data), "--model", "splicebert", "--init", "random", "--context", "32"]
+        + ["--max-steps", "1", "--eval-every", "1", "--bootstrap", "0", "--off-target-windows", "2"]
+        + ["--batch-size", "2", "--output-dir", str(out), "--cache-dir", str(tmp_path / "cache")]
+    )
+    model = AutoModelForTokenClassification.from_pretrained(out / "best", trust_remote_code=True)
+    assert model.config.id2label == {0: "none", 1: "acceptor", 2: "donor"}
+    assert (out / "best" / "modeling_splicebert.py").exists()
