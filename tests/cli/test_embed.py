@@ -65,3 +65,44 @@ def test_embed_refuses_to_overwrite_and_names_bad_records(tmp_path, tiny_model):
 def test_embed_help_lists_examples():
     done = _txformers("embed", "--help")
     assert done.returncode == 0 and "example" in done.stdout
+
+
+def test_embed_cells_writes_an_embedding_for_every_cell(tmp_path):
+    import anndata
+
+    from txformers.hub import REPO_ROOT
+
+    source = REPO_ROOT / "examples" / "immune_cells.h5ad"
+    renamed = tmp_path / "cells.data"  # judged by content, not by extension
+    renamed.write_bytes(source.read_bytes())
+    out = tmp_path / "out" / "X"
+    done = _txformers("embed", renamed, "--out", out, "--npy")
+    assert done.returncode == 0, done.stderr
+    cells = anndata.read_h5ad(source)
+    written = anndata.read_h5ad(out.with_name("X.h5ad"))
+    embeddings = written.obsm["X_cellformer"]
+    assert embeddings.shape[0] == cells.n_obs and np.isfinite(embeddings).all()
+    assert list(written.obs_names) == list(cells.obs_names)
+    np.testing.assert_allclose(np.load(out.with_name("X.npy")), embeddings)
+    assert "coverage" in done.stdout and "LOAD REPORT" not in done.stderr
+    assert renamed.read_bytes() == source.read_bytes()  # the input is never modified
+    again = _txformers("embed", renamed, "--out", out)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_embed_cells_names_genes_that_match_nothing(tmp_path):
+    import anndata
+
+    cells = anndata.AnnData(np.ones((3, 4), dtype=np.float32))
+    cells.var_names = ["gene_a", "gene_b", "gene_c", "gene_d"]
+    path = tmp_path / "cells.h5ad"
+    cells.write_h5ad(path)
+    done = _txformers("embed", path, "--out", tmp_path / "X")
+    assert done.returncode == 2 and "none of the model's" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_embed_rejects_binary_that_is_neither_fasta_nor_anndata(tmp_path):
+    path = tmp_path / "junk.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    done = _txformers("embed", path, "--out", tmp_path / "X")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
