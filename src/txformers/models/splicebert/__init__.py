@@ -3,6 +3,7 @@ from .modeling_splicebert import (
     SpliceBertForMaskedLM,
     SpliceBertForSequenceClassification,
     SpliceBertForTokenClassification,
+    SpliceBertForVariantEffect,
     SpliceBertModel,
     SpliceBertPreTrainedModel,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "SpliceBertForMaskedLM",
     "SpliceBertForSequenceClassification",
     "SpliceBertForTokenClassification",
+    "SpliceBertForVariantEffect",
     "SpliceBertModel",
     "SpliceBertPreTrainedModel",
 ]

@@ -585,6 +585,102 @@ class SpliceBertForSequenceClassification(SpliceBertPreTrainedModel):
         )
 
 
+@dataclass
+class VariantEffectOutput(SequenceClassifierOutput):
+    """``logits``: exonic-splicing-mutation logit per pair; ``ratios``: predicted log2 allelic ratios (vivo, vitro)."""
+
+    ratios: torch.Tensor | None = None
+
+
+class SpliceBertForVariantEffect(SpliceBertPreTrainedModel):
+    """Splice-disrupting effect of an SNV from its wild-type / mutant pair and the exon's place in the sequence.
+
+    The encoder reads both sequences; the head sees the mutant-minus-WT hidden states pooled around the
+    variant, over the exon and around each splice site (mean and mean absolute), the WT state at the variant
+    and the variant's place relative to the exon (``variant_pos``, ``exon_start``, ``exon_end``: 0-based
+    nucleotide indices, exon half-open). Outputs the exonic-splicing-mutation logit and, as auxiliary
+    targets, the log2 allelic ratios in vivo and in vitro. ``config.variant_window`` (default 5) is the
+    pooling half-width; ``config.esm_pos_weight`` and ``config.ratio_loss_weight`` weight the losses.
+    """
+
+    _fresh_head_prefixes = ("variant_head.",)
+    n_place_features = 6
+
+    def __init__(self, config: SpliceBertConfig):
+        super().__init__(config)
+        self.bert = SpliceBertModel(config)
+        width = 7 * config.hidden_size + self.n_place_features
+        hidden = getattr(config, "variant_head_hidden", 64)
+        self.variant_head = nn.Sequential(
+            nn.LayerNorm(width),
+            nn.Dropout(0.1),
+            nn.Linear(width, hidden),
+            nn.GELU(),
+            nn.Dropout(0.1),
+            nn.Linear(hidden, 3),
+        )
+        self.post_init()
+
+    def pair_features(self, wt_input_ids, mut_input_ids, variant_pos, exon_start, exon_end, attention_mask=None):
+        """The head's input, ``(batch, 7 * hidden + 6)``; token ``i + 1`` is nucleotide ``i`` (``[CLS]`` first)."""
+        wt = self.bert(wt_input_ids, attention_mask).last_hidden_state
+        mut = self.bert(mut_input_ids, attention_mask).last_hidden_state
+        diff = mut - wt
+        nuc = torch.arange(wt.shape[1], device=wt.device)[None, :] - 1
+        mask = (wt_input_ids != 0) if attention_mask is None else attention_mask.bool()
+        valid = mask & (nuc >= 0) & (nuc < mask.sum(1, keepdim=True) - 2)
+        pos, start, end = (t.to(wt.device).long()[:, None] for t in (variant_pos, exon_start, exon_end))
+        window = getattr(self.config, "variant_window", 5)
+
+        def pool(values, where):
+            where = (where & valid).float()[..., None]
+            return (values * where).sum(1) / where.sum(1).clamp(min=1)
+
+        near, exon = (nuc - pos).abs() <= window, (nuc >= start) & (nuc < end)
+        acceptor, donor = (nuc - start).abs() <= window, (nuc - end + 1).abs() <= window
+        at = wt[torch.arange(wt.shape[0], device=wt.device), (pos[:, 0] + 1).clamp(0, wt.shape[1] - 1)]
+        pos, start, end = pos[:, 0].float(), start[:, 0].float(), end[:, 0].float()
+        length = (end - start).clamp(min=1)
+        place = torch.stack(
+            [(pos - start) / 100, (end - 1 - pos) / 100, length / 100, (pos - start) / length,
+             torch.minimum((pos - start).abs(), (end - 1 - pos).abs()) / 100, ((pos >= start) & (pos < end)).float()],
+            dim=1,
+        )  # fmt: skip
+        pooled = [pool(diff, near), pool(diff.abs(), near), pool(diff, exon), pool(diff.abs(), exon)]
+        return torch.cat([*pooled, pool(diff, acceptor), pool(diff, donor), at, place], dim=1)
+
+    def variant_loss(self, head_out: torch.Tensor, labels=None, ratios=None) -> torch.Tensor | None:
+        """BCE on the label (``esm_pos_weight``) + ``ratio_loss_weight`` x MSE on known ratios (clipped to +-6)."""
+        loss = None
+        if labels is not None:
+            weight = torch.tensor(getattr(self.config, "esm_pos_weight", 1.0), device=head_out.device)
+            loss = F.binary_cross_entropy_with_logits(head_out[:, 0], labels.float(), pos_weight=weight)
+        if ratios is not None and getattr(self.config, "ratio_loss_weight", 1.0) > 0:
+            known = ~torch.isnan(ratios)
+            target = torch.nan_to_num(ratios.float(), nan=0.0).clamp(-6, 6)
+            mse = ((head_out[:, 1:] - target) ** 2 * known).sum() / known.sum().clamp(min=1)
+            mse = getattr(self.config, "ratio_loss_weight", 1.0) * mse
+            loss = mse if loss is None else loss + mse
+        return loss
+
+    def forward(
+        self,
+        wt_input_ids=None,
+        mut_input_ids=None,
+        variant_pos=None,
+        exon_start=None,
+        exon_end=None,
+        attention_mask=None,
+        labels=None,
+        ratios=None,
+        **kwargs,
+    ) -> VariantEffectOutput:
+        features = self.pair_features(wt_input_ids, mut_input_ids, variant_pos, exon_start, exon_end, attention_mask)
+        head_out = self.variant_head(features)
+        loss = self.variant_loss(head_out, labels, ratios)
+        return VariantEffectOutput(loss=loss, logits=head_out[:, 0], ratios=head_out[:, 1:])
+
+
 AUTO_MAP = {
     "AutoConfig": "configuration_splicebert.SpliceBertConfig",
     "AutoModel": "modeling_splicebert.SpliceBertModel",
@@ -595,6 +691,7 @@ AUTO_MAP = {
 
 __all__ = [
     "SpliceBertForMaskedLM",
+    "SpliceBertForVariantEffect",
     "SpliceBertForSequenceClassification",
     "SpliceBertForTokenClassification",
     "SpliceBertModel",
