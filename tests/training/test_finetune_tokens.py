@@ -278,7 +278,9 @@ def test_bed_chromosome_missing_from_fasta_is_named_and_nothing_written(tmp_path
 def test_refuses_to_overwrite_an_earlier_run(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "results.json").write_text("{}")
-    with pytest.raises(DataError, match="results.json exists; pass --overwrite"):
+    from txformers.io import UserError
+
+    with pytest.raises(UserError, match="already holds files; pass --resume.*--overwrite"):
         main(
             [
                 "--task",

@@ -32,6 +32,7 @@ from ..models.splicebert import SpliceBertConfig, SpliceBertForSequenceClassific
 from ..models.splicebert.pipeline_splicebert import SPLICE_SITE_TASK, add_pipelines_to_checkpoint
 from ..tasks.splicing.sites import ID2LABEL, logistic_baseline, site_metrics
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
+from .run_dir import add_run_dir_arguments, claim_run_dir, data_paths, run_identity
 
 
 def load_splits(data_dir: str, crop: int, validation_fraction: float, seed: int, cache_dir: str | None) -> dict:
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", required=True, help="ensemblesplice/Spliceator layout folder of one species")
     parser.add_argument("--pretrained", required=True, help="pretrained SpliceBERT (txformers or original folder)")
     parser.add_argument("--output-dir", required=True)
+    add_run_dir_arguments(parser, resume=False)
     parser.add_argument("--crop", type=int, default=400, help="window length centred on the candidate GT/AG")
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--epochs", type=int, default=1)
@@ -171,7 +173,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
+    claim_run_dir(
+        output, run_identity("finetune_splice", args, data_paths(args, "data_dir", "pretrained")), args.overwrite
+    )
     splits = load_splits(args.data_dir, args.crop, args.validation_fraction, args.seed, args.cache_dir)
     if args.limit_train:
         keep = np.random.default_rng(args.seed).permutation(len(splits["train"]["label"]))[: args.limit_train]

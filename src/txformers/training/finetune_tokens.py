@@ -68,6 +68,7 @@ from ..models.splicebert import SpliceBertConfig, SpliceBertForTokenClassificati
 from ..tasks.splicing.sites import ID2LABEL as SPLICE_ID2LABEL
 from ..tasks.splicing.sites import one_hot_flank, site_metrics
 from ..tokenizers.tokenization_nucleotide import NucleotideTokenizer
+from .run_dir import check_run_dir, claim_run_dir, data_paths, run_identity
 
 BRANCHPOINT_ID2LABEL = {0: "none", 1: "branchpoint"}
 DEFAULT_TEST_CHROMS = "chr1,chr3,chr5,chr7,chr9"
@@ -553,9 +554,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.task == "splice-sites" and not args.data_dir:
         parser.error("--task splice-sites needs --data-dir")
     output = Path(args.output_dir)
-    existing = [output / name for name in ("results.json", "model") if (output / name).exists()]
-    if existing and not args.overwrite:
-        raise DataError(f"{existing[0]} exists; pass --overwrite to replace it or choose another --output-dir")
+    identity = run_identity("finetune_tokens", args, data_paths(args, "data_dir", "bed", "fasta", "pretrained"))
+    check_run_dir(output, identity, overwrite=args.overwrite)  # before the work
     config = SpliceBertConfig.from_pretrained(args.pretrained)
     length = args.window if args.task == "branchpoint" else args.crop
     if length + 2 > config.max_position_embeddings:
@@ -586,6 +586,7 @@ def main(argv: list[str] | None = None) -> dict:
         splits["train"] = subset(splits["train"], np.sort(keep))
 
     state = PartialState(cpu=args.cpu)
+    claim_run_dir(output, identity, overwrite=args.overwrite, state=state)
     tokenizer = NucleotideTokenizer()
     positions = {}
     for name, split in splits.items():

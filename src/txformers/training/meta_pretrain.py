@@ -67,6 +67,7 @@ from ..tasks.drug_response.meta_learning import (
     select_gene_panel,
 )
 from ..tasks.drug_response.unseen_drugs import checkpoint_baseline, evaluate_checkpoints, evaluate_drugs, gdsc2_drugs
+from .run_dir import add_run_dir_arguments, claim_run_dir, data_paths, run_identity
 
 PRESETS = {
     "small": dict(
@@ -104,6 +105,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["multitask", "maml", "evaluate", "baseline"], required=True)
     parser.add_argument("--data-dir", required=True, help="folder in the layout of shared/data/drug/bulk_gdsc")
     parser.add_argument("--output-dir", help="training output folder (final/ holds the checkpoint)")
+    add_run_dir_arguments(parser, resume=False)
     parser.add_argument("--init-from", help="checkpoint to start from (e.g. the multitask model for MAML)")
     parser.add_argument("--sources", nargs="+", default=["GDSC1", "GDSC2"])
     parser.add_argument("--n-genes", type=int, default=2000, help="gene panel size (most variable GDSC genes)")
@@ -187,7 +189,8 @@ def train(args: argparse.Namespace) -> Path:
     accelerator = Accelerator()
     set_seed(args.seed + accelerator.process_index)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    identity = run_identity("meta_pretrain", args, data_paths(args, "data_dir", "init_from"))
+    claim_run_dir(output_dir, identity, overwrite=args.overwrite, state=accelerator)
     expression = read_expression(args.data_dir)
     if args.init_from:
         model = MetaScDrugForDrugResponse.from_pretrained(args.init_from)

@@ -61,6 +61,7 @@ from ..tasks.cytokine.masked_expression import (
     non_gene_ids,
 )
 from ..tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
+from .run_dir import add_run_dir_arguments, claim_run_dir, data_paths, run_identity
 
 register()  # checkpoints saved here get auto_map and the portable model files
 
@@ -143,7 +144,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     set_seed(args.seed)
     started = time.time()
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    identity = run_identity("pretrain_cellformer", args, data_paths(args, "manifest"))
+    claim_run_dir(output_dir, identity, overwrite=args.overwrite, state=accelerator)
     with tempfile.TemporaryDirectory() as workdir:
         specs = load_specs(args, workdir)
         tokenizer = build_tokenizer(specs, args)
@@ -262,6 +264,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--train-files", nargs="+", help=".h5ad files (one study each)")
     source.add_argument("--scrna-dir", help="the shared real scRNA folder (../shared/data/scrna)")
     parser.add_argument("--output-dir", required=True)
+    add_run_dir_arguments(parser, resume=False)
     parser.add_argument("--results-json", help="metrics file (default <output-dir>/pretrain_results.json)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
     parser.add_argument("--value-encoding", choices=["bins", "continuous"], default="bins")

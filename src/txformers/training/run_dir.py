@@ -129,6 +129,30 @@ def start_run_dir(output_dir: str | Path, identity: dict, mode: str) -> Path:
     return output_dir
 
 
+def claim_run_dir(output_dir: str | Path, identity: dict, overwrite: bool, resume: bool = False, state=None) -> str:
+    """:func:`check_run_dir` in every process, then :func:`start_run_dir` by the main one (``state``: an
+    accelerate ``Accelerator`` / ``PartialState``, or None for one process). Returns ``"new"`` or ``"resume"``."""
+    mode = check_run_dir(output_dir, identity, overwrite=overwrite, resume=resume)
+    if state is not None:
+        state.wait_for_everyone()
+    if state is None or state.is_main_process:
+        start_run_dir(output_dir, identity, mode)
+    if state is not None:
+        state.wait_for_everyone()
+    return mode
+
+
+def data_paths(args: argparse.Namespace, *names: str) -> list[str]:
+    """The data files and folders named by the options ``names`` (lists flattened, unset ones skipped)."""
+    paths: list[str] = []
+    for name in names:
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item and Path(str(item)).exists():
+                paths.append(str(item))
+    return paths
+
+
 def latest_checkpoint(output_dir: str | Path) -> tuple[Path, int] | tuple[None, int]:
     """The last complete ``checkpoint-<step>`` folder and its step, or ``(None, 0)``."""
     found = [
@@ -197,6 +221,8 @@ def add_run_dir_arguments(parser: argparse.ArgumentParser, resume: bool = True) 
 __all__ = [
     "add_run_dir_arguments",
     "check_run_dir",
+    "claim_run_dir",
+    "data_paths",
     "file_fingerprint",
     "latest_checkpoint",
     "run_identity",
