@@ -244,6 +244,10 @@ def cmd_variants(args: argparse.Namespace) -> int:
 
     if bool(args.vcf) == bool(args.table):
         raise UserError("give either --vcf FILE --fasta FILE or --table FILE")
+    from .splice_table import cmd_variant_effect_table, is_variant_effect_model
+
+    if args.table and is_variant_effect_model(Path(args.model)):  # supervised model (issue 15): score column
+        return cmd_variant_effect_table(args)
     if args.vcf and not args.fasta:
         raise UserError("--vcf needs --fasta (the reference genome the variants refer to)")
     if args.batch_size < 1:
@@ -417,6 +421,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  txformers splice variants --vcf variants.vcf --fasta hg38.fa --out outputs/variants\n"
         "  txformers splice variants --table mapsy.txt --out outputs/mapsy --plot-top 3\n"
+        "  txformers splice variants --table cagi.csv --model checkpoints/splicebert-small-variant-effect --out out\n"
+        "    (a SpliceBertForVariantEffect model: OUT.tsv with every row, its ID, score, orientation, reason)\n"
         "VCF: CHROM, POS (1-based), REF, ALT on the plus strand; optional INFO STRAND=-, EXON_START/EXON_END\n"
         "(1-based, inclusive) for the splice-site scores. Table: wt_sequence, mut_sequence, optional position\n"
         "(0-based), exon_start/exon_end (0-based, half-open), id; or the MaPSy layout (WT_SEQ, MUT_SEQ, ...).\n",
@@ -448,3 +454,165 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     variants.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     variants.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     variants.set_defaults(handler=cmd_variants)
+    _add_vcf_parser(actions)
+
+
+# ---------------------------------------------------------------------------------------------
+# vcf (issue 14): SpliceAI-style VCF annotation with a per-nucleotide splice-site model
+# ---------------------------------------------------------------------------------------------
+DEFAULT_NT_SPLICE_MODEL = "splicebert-small-splice-sites-nt"
+
+
+def _vcf_model(name: str) -> str:
+    """A local folder (or Hub id) of a per-nucleotide splice-site model with acceptor/donor labels."""
+    from ..hub import resolve_checkpoint
+
+    resolved = str(resolve_checkpoint(name))
+    how = (
+        "pass --model FOLDER: a SpliceBertForTokenClassification with labels none/acceptor/donor in config.id2label "
+        "(python -m txformers.training.finetune_splice_nt trains one)"
+    )
+    if not Path(resolved).is_dir():
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(resolved)
+        except (OSError, ValueError):
+            if name == DEFAULT_NT_SPLICE_MODEL:
+                raise UserError(
+                    f"the per-nucleotide splice-site model {name} is not available (no checkpoints/{name} folder and "
+                    f"the Hub repo {resolved} cannot be reached); {how}"
+                ) from None
+            raise UserError(f"--model {name}: no such folder or reachable Hub repo; {how}") from None
+    else:
+        config = _model_config(Path(resolved), how)
+    labels = {str(v).lower() for v in (getattr(config, "id2label", None) or {}).values()}
+    if not {"acceptor", "donor"} <= labels:
+        raise UserError(f"--model {name}: its labels are {sorted(labels)}, not none/acceptor/donor; {how}")
+    return resolved
+
+
+def cmd_vcf(args: argparse.Namespace) -> int:
+    """Annotate a VCF with splice-site delta scores (SpliceAI's INFO layout), losing no record.
+
+    For each ALT allele and each annotated gene holding POS, a per-nucleotide splice-site model scores the
+    reference and alternative sequence (gene orientation) and writes INFO/SpliceBERT=ALLELE|SYMBOL|DS_AG|DS_AL|
+    DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL (SpliceAI's layout; deltas within +-D nt). Every input line comes out in
+    order; records that cannot be scored get SpliceBERT_SKIP=<reason>. OUT ending in .gz is bgzipped and
+    tabix-indexed. Outputs are written to temporary files and renamed at the end.
+    """
+    from ..datasets.annotation import read_annotation
+    from ..datasets.genome import FastaReader
+    from ..io import output_lock
+    from ..tasks.splicing.vcf import AnnotatorFactory, VcfOptions, annotate_vcf, parse_shard, read_header
+
+    source, fasta, annotation, out = Path(args.vcf), Path(args.fasta), Path(args.annotation), Path(args.out)
+    for path in (source, fasta, annotation):
+        if not path.is_file():
+            raise UserError(f"{path} does not exist")
+    if args.distance < 1 or args.max_indel < 0 or args.batch_size < 1 or args.workers < 1:
+        raise UserError("--distance, --batch-size and --workers must be at least 1, --max-indel at least 0")
+    shard = None
+    if args.shard:
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    regions = [r for text in args.regions or [] for r in text.split(",") if r]
+    if shard and regions:
+        raise UserError("--shard and --regions cannot be combined")
+    outputs = [out] + ([Path(args.tsv)] if args.tsv else [])
+    if str(out).endswith(".gz"):
+        outputs.append(Path(str(out) + ".tbi"))
+    check_outputs([source, fasta, annotation], outputs, args.overwrite)
+    model = _vcf_model(args.model)
+    mlm = str(args.kl_model) if args.kl_context else None
+    if mlm:
+        _model_config(Path(mlm), "a SpliceBERT masked LM (--kl-model)")
+    try:
+        read_header(str(source))
+        genes = read_annotation(annotation, transcripts=args.transcripts)
+        FastaReader(fasta).close()  # checks (and if needed rebuilds) the index before the work
+    except (ValueError, FileNotFoundError) as error:
+        raise UserError(str(error)) from None
+    options = VcfOptions(
+        distance=args.distance,
+        mask=args.mask,
+        max_indel=args.max_indel,
+        batch_size=args.batch_size,
+        kl_context=args.kl_context,
+    )
+    factory = AnnotatorFactory(model, str(fasta), genes, options, mlm=mlm, device=device(args.device))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        try:
+            summary = annotate_vcf(
+                str(source),
+                str(out),
+                factory,
+                tsv=args.tsv,
+                regions=regions,
+                shard=shard,
+                workers=args.workers,
+                records_per_batch=args.records_per_batch,
+                model_name=Path(model).name,
+                command=" ".join(["txformers", *sys.argv[1:]]),
+            )
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    skipped = ", ".join(f"{reason} {n}" for reason, n in summary["skipped"].items()) or "none"
+    print(
+        f"{summary['records']} records: {summary['scored']} scored ({summary['entries']} allele x gene entries), "
+        f"skipped: {skipped}; {summary['records_per_second']:.1f} records/s"
+    )
+    for line in summary["annotation"] + summary["contigs"]:
+        print(f"  {line}")
+    print(f"wrote {out}" + (f" and {args.tsv}" if args.tsv else ""))
+    return 0
+
+
+def _add_vcf_parser(actions: argparse._SubParsersAction) -> None:
+    from ..datasets.annotation import TRANSCRIPT_CHOICES
+
+    vcf = actions.add_parser(
+        "vcf",
+        help="annotate a VCF with splice-site delta scores (SpliceAI layout); every record kept",
+        description=inspect.cleandoc(cmd_vcf.__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  txformers splice vcf in.vcf.gz --fasta hg38.fa --annotation gencode.gtf.gz --out out.vcf.gz\n"
+        "  txformers splice vcf in.vcf.gz --fasta hg38.fa.gz --annotation grch38.txt --out part3.vcf.gz "
+        "--shard 3/20\n"
+        "  txformers splice vcf in.vcf.gz --fasta hg38.fa --annotation genes.gff3 --out chr1.vcf "
+        "--regions chr1:1-5000000 --tsv chr1.tsv\n"
+        "skip reasons: ref_mismatch, unknown_contig, outside_genes, symbolic_allele, indel_too_long, n_rich, "
+        "malformed\n",
+    )
+    vcf.add_argument("vcf", help="input VCF (plain or bgzipped)")
+    vcf.add_argument("--fasta", required=True, help="reference genome FASTA (plain or bgzipped; .fai checked)")
+    vcf.add_argument(
+        "--annotation", required=True, help="genes: GTF / GFF3 (GENCODE, Ensembl, RefSeq) or SpliceAI's table"
+    )
+    vcf.add_argument("--out", required=True, help="output VCF (.gz: bgzip + tabix index)")
+    vcf.add_argument("--tsv", default=None, help="also write one row per allele x gene (and per skipped record)")
+    vcf.add_argument(
+        "--model",
+        default=DEFAULT_NT_SPLICE_MODEL,
+        help="per-nucleotide splice-site model, labels none/acceptor/donor (default: %(default)s)",
+    )
+    vcf.add_argument("--transcripts", choices=TRANSCRIPT_CHOICES, default="canonical", help="default: canonical")
+    vcf.add_argument("--distance", "-D", type=int, default=50, help="score within +-D nt of POS (default 50)")
+    vcf.add_argument(
+        "--mask", "-M", action="store_true", help="SpliceAI's -M 1: mask annotated gains, unannotated losses"
+    )
+    vcf.add_argument("--max-indel", type=int, default=50, help="longest indel scored (default 50)")
+    vcf.add_argument("--kl-context", action="store_true", help="add SpliceBERT_KL (masked-LM KL-context) for SNVs")
+    vcf.add_argument("--kl-model", default=str(DEFAULT_SPLICEBERT), help="masked LM for --kl-context")
+    vcf.add_argument("--regions", action="append", help="chr:start-end (tabix-indexed input); repeat or comma-join")
+    vcf.add_argument("--shard", default=None, help="K/N: the K-th of N contiguous parts (1-based)")
+    vcf.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    vcf.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass (default 64)")
+    vcf.add_argument("--records-per-batch", type=int, default=256, help="records read per batch (default 256)")
+    vcf.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    vcf.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    vcf.set_defaults(handler=cmd_vcf)
