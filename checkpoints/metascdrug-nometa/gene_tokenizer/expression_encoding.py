@@ -76,7 +76,7 @@ def matrix_of(data: Any, layer: str | None) -> Any:
     if X.ndim != 2:
         raise ValueError(f"expression must be a 2-D cells x genes matrix, got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise TypeError(f"expression must be numeric, got dtype {X.dtype}")
+        raise ValueError(f"expression must be numeric, got dtype {X.dtype}")
     return X
 
 
@@ -100,6 +100,8 @@ def read_input(data: Any, gene_names: Sequence[Any] | None, layer: str | None, g
     names = gene_names_of(data, gene_names, gene_column)
     if len(names) != X.shape[1]:
         raise ValueError(f"{len(names)} gene names for a matrix with {X.shape[1]} genes (columns)")
+    if X.shape[0] == 0:
+        raise ValueError("the expression matrix has no cells (0 rows): nothing to tokenize")
     if is_anndata(data):
         cells = [str(name) for name in data.obs_names]
     elif hasattr(data, "index") and hasattr(data, "to_numpy"):

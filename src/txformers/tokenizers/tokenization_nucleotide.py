@@ -131,6 +131,10 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
         """Raise :class:`InvalidNucleotideError` naming the first bad character of any sequence."""
         batch = [sequences] if isinstance(sequences, str) else sequences
         for index, sequence in enumerate(batch):
+            if not isinstance(sequence, str):
+                raise InvalidNucleotideError(
+                    f"sequence {index} is {type(sequence).__name__} ({sequence!r:.40}), not a string of nucleotides"
+                )
             codes = np.frombuffer(sequence.encode("utf-8"), dtype=np.uint8)
             bad = np.flatnonzero(self._table[codes] == -2)
             if bad.size or len(codes) != len(sequence):
@@ -154,6 +158,9 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
         if text_pair is None and not args and _fast_path_ok(text, kwargs):
             return self._fast_call(text, **kwargs)  # validates while encoding
         for value in (text, text_pair, kwargs.get("text_target"), kwargs.get("text_pair_target")):
+            if isinstance(value, (list, tuple)) and value and not kwargs.get("is_split_into_words"):
+                if any(isinstance(item, str) for item in value) or not all(isinstance(i, (list, tuple)) for i in value):
+                    self.validate(list(value))  # a batch of strings: names a None or number inside it
             if isinstance(value, str) or (isinstance(value, (list, tuple)) and value and isinstance(value[0], str)):
                 if not kwargs.get("is_split_into_words"):
                     self.validate(list(value) if not isinstance(value, str) else value)
@@ -168,6 +175,8 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
         invalid characters raise :class:`InvalidNucleotideError`; ``max_length`` truncates
         (keeping ``[CLS]``/``[SEP]``).
         """
+        if any(not isinstance(sequence, str) for sequence in sequences):
+            self.validate(sequences)  # names the first non-string
         encoded = [sequence.encode("utf-8") for sequence in sequences]
         raw_lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         codes = self._table[np.frombuffer(b"".join(encoded), dtype=np.uint8)]
@@ -214,6 +223,8 @@ class NucleotideTokenizer(PreTrainedTokenizerFast):
         single = isinstance(text, str)
         batch = [text] if single else list(text)
         limit = None
+        if truncation is None and max_length is not None:
+            truncation = True  # transformers' default (and the offsets path's): max_length alone truncates
         if truncation not in (None, False, "do_not_truncate"):
             limit = max_length or self.model_max_length
         matrix, lengths = self.encode_batch(batch, add_special_tokens, limit)

@@ -318,6 +318,12 @@ class SmilesTokenizer(PreTrainedTokenizerFast):
             return self.prepare_smiles(text)
         if isinstance(text, (list, tuple)) and all(isinstance(item, str) for item in text):
             return self.prepare_smiles(list(text))
+        if isinstance(text, (list, tuple)):
+            for index, item in enumerate(text):
+                if not isinstance(item, (str, list, tuple)):
+                    raise InvalidSmilesError(f"SMILES {index} is {type(item).__name__} ({item!r:.40}), not a string")
+        elif not isinstance(text, str):
+            raise InvalidSmilesError(f"SMILES must be a string or a list of strings, got {type(text).__name__}")
         return text
 
     def _encode_plus(self, text, text_pair=None, *args: Any, **kwargs: Any):
