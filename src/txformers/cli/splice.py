@@ -244,6 +244,10 @@ def cmd_variants(args: argparse.Namespace) -> int:
 
     if bool(args.vcf) == bool(args.table):
         raise UserError("give either --vcf FILE --fasta FILE or --table FILE")
+    from ._splice_table import cmd_variant_effect_table, is_variant_effect_model
+
+    if args.table and is_variant_effect_model(Path(args.model)):  # supervised model (issue 15): score column
+        return cmd_variant_effect_table(args)
     from .splice_table import cmd_variant_effect_table, is_variant_effect_model
 
     if args.table and is_variant_effect_model(Path(args.model)):  # supervised model (issue 15): score column
@@ -421,6 +425,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  txformers splice variants --vcf variants.vcf --fasta hg38.fa --out outputs/variants\n"
         "  txformers splice variants --table mapsy.txt --out outputs/mapsy --plot-top 3\n"
+        "  txformers splice variants --table cagi.csv --model checkpoints/splicebert-small-variant-effect --out out\n"
+        "    (a SpliceBertForVariantEffect model: OUT.tsv with every row, its ID, score, orientation, reason)\n"
         "  txformers splice variants --table cagi.csv --model checkpoints/splicebert-small-variant-effect --out out\n"
         "    (a SpliceBertForVariantEffect model: OUT.tsv with every row, its ID, score, orientation, reason)\n"
         "VCF: CHROM, POS (1-based), REF, ALT on the plus strand; optional INFO STRAND=-, EXON_START/EXON_END\n"

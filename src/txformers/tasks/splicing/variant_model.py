@@ -116,6 +116,18 @@ def head_scores(model, features) -> np.ndarray:
     return model.variant_head(torch.as_tensor(features, dtype=torch.float32))[:, 0].numpy()
 
 
+def score_pairs(model, tokenizer, rows: Sequence[dict], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """P(exonic splicing mutation) per row of :func:`~txformers.datasets.mapsy_pairs.read_pairs`; NaN where the
+    row has a ``reason`` (not scorable)."""
+    scores = np.full(len(rows), np.nan)
+    index = [i for i, r in enumerate(rows) if not r.get("reason")]
+    if index:
+        features = pair_features(model, tokenizer, [rows[i] for i in index], batch_size, device)
+        model = model.cpu()
+        scores[index] = 1 / (1 + np.exp(-head_scores(model, features)))
+    return scores
+
+
 # ------------------------------------------------------------------------------------ hand features
 def _hexamers(seq: str, pos: int, start: int, end: int) -> list[str]:
     """The exonic hexamers overlapping ``pos``."""
@@ -218,5 +230,6 @@ __all__ = [
     "metrics_with_ci",
     "pair_features",
     "ratio_targets",
+    "score_pairs",
     "train_head",
 ]
