@@ -107,16 +107,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..tokenizers import NucleotideTokenizer
 
     run_device = device(args.device)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(run_device).eval()
+    # a per-nucleotide model (SpliceBertForTokenClassification, finetune_splice_nt) or a window classifier
+    per_nucleotide = any("TokenClassification" in name for name in (getattr(config, "architectures", None) or []))
+    if per_nucleotide:
+        from transformers import AutoModelForTokenClassification
+
+        from ..tasks.splicing.nt_sites import CONVENTION_NT, predict_sequence
+
+        model = AutoModelForTokenClassification.from_pretrained(model_dir).to(run_device).eval()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(run_device).eval()
     try:
-        finder = SpliceSitePipeline(
-            model=model,
-            tokenizer=NucleotideTokenizer(),
-            device=run_device,
-            batch_size=args.batch_size,
-            window_size=window,
-        )
-        results = tqdm(finder(x for _, x in records), total=len(records), desc="sequences", unit="seq", file=sys.stderr)
+        if per_nucleotide:  # streamed: one sequence at a time, each read in bounded blocks
+            tokenizer = NucleotideTokenizer()
+            stream = (
+                predict_sequence(model, tokenizer, x, window, batch_size=args.batch_size, device=run_device)
+                for _, x in records
+            )
+        else:
+            finder = SpliceSitePipeline(
+                model=model,
+                tokenizer=NucleotideTokenizer(),
+                device=run_device,
+                batch_size=args.batch_size,
+                window_size=window,
+            )
+            stream = finder(x for _, x in records)
+        results = tqdm(stream, total=len(records), desc="sequences", unit="seq", file=sys.stderr)
         rows, calls, to_plot, n_candidates = [], [], [], 0
         for (name, _), result in zip(records, results):
             n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
@@ -129,7 +146,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     header = [
         f"# txformers splice predict: {fasta} with {model_dir} ({window}-nt windows)",
-        f"# position is 1-based; {CONVENTION}",
+        f"# position is 1-based; {CONVENTION_NT if per_nucleotide else CONVENTION}",
         "name\tposition\tnucleotide\tdonor_prob\tacceptor_prob",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -245,10 +262,6 @@ def cmd_variants(args: argparse.Namespace) -> int:
     if bool(args.vcf) == bool(args.table):
         raise UserError("give either --vcf FILE --fasta FILE or --table FILE")
     from ._splice_table import cmd_variant_effect_table, is_variant_effect_model
-
-    if args.table and is_variant_effect_model(Path(args.model)):  # supervised model (issue 15): score column
-        return cmd_variant_effect_table(args)
-    from .splice_table import cmd_variant_effect_table, is_variant_effect_model
 
     if args.table and is_variant_effect_model(Path(args.model)):  # supervised model (issue 15): score column
         return cmd_variant_effect_table(args)
@@ -425,8 +438,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  txformers splice variants --vcf variants.vcf --fasta hg38.fa --out outputs/variants\n"
         "  txformers splice variants --table mapsy.txt --out outputs/mapsy --plot-top 3\n"
-        "  txformers splice variants --table cagi.csv --model checkpoints/splicebert-small-variant-effect --out out\n"
-        "    (a SpliceBertForVariantEffect model: OUT.tsv with every row, its ID, score, orientation, reason)\n"
         "  txformers splice variants --table cagi.csv --model checkpoints/splicebert-small-variant-effect --out out\n"
         "    (a SpliceBertForVariantEffect model: OUT.tsv with every row, its ID, score, orientation, reason)\n"
         "VCF: CHROM, POS (1-based), REF, ALT on the plus strand; optional INFO STRAND=-, EXON_START/EXON_END\n"

@@ -81,3 +81,47 @@ def test_cnn_ignores_unlabelled_positions_and_keeps_length():
     assert out.logits.shape == (1, 30, 3)
     expected = torch.nn.functional.cross_entropy(out.logits[0, 3:4], torch.tensor([2]))
     assert torch.isclose(out.loss, expected)
+
+
+def _tiny_token_model():
+    from txformers import SpliceBertConfig
+    from txformers.models.splicebert import SpliceBertForTokenClassification
+
+    torch.manual_seed(0)
+    config = SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=16,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        num_labels=3,
+        id2label=nt.NT_ID2LABEL,
+        label2id=nt.NT_LABEL2ID,
+        window_size=40,
+        initializer_range=0.5,
+    )
+    return SpliceBertForTokenClassification(config).eval()
+
+
+def test_candidate_positions_follow_the_convention():
+    donors, acceptors = nt.candidate_positions(nt.encode_ids(["GTCAGGTAAG"])[0])
+    assert donors.tolist() == [4]  # GT at 0 has no exon nucleotide before it; GT at 5-6 -> 4
+    assert acceptors.tolist() == [5]  # AG at 3-4 -> 5; AG at 8-9 ends the sequence
+
+
+def test_predict_sequence_matches_the_model_and_reads_blocks():
+    from txformers import NucleotideTokenizer
+
+    model, tokenizer = _tiny_token_model(), NucleotideTokenizer()
+    short = "CAGGTAAGTACCTTTCAGGT"
+    result = nt.predict_sequence(model, tokenizer, short.lower(), window=40)
+    with torch.no_grad():
+        direct = model(**tokenizer([short], return_tensors="pt")).logits[0, 1:-1].softmax(-1)
+    np.testing.assert_allclose(result["donor_prob"], direct[:, 2].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["acceptor_prob"], direct[:, 1].numpy(), rtol=1e-5, atol=1e-6)
+    long = "".join(np.random.default_rng(0).choice(list("ACGT"), 500))
+    whole = nt.predict_sequence(model, tokenizer, long, window=40, block=10_000)
+    # blocks of a multiple of the stride (20), flanked by a window: the same windows as the whole
+    blocks = nt.predict_sequence(model, tokenizer, long, window=40, block=100)
+    np.testing.assert_allclose(blocks["donor_prob"], whole["donor_prob"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(blocks["acceptor_prob"], whole["acceptor_prob"], rtol=1e-5, atol=1e-6)

@@ -196,6 +196,60 @@ def off_target_calls(probabilities: Sequence[np.ndarray], split: dict, threshold
     }
 
 
+def candidate_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convention positions (0-based) of every donor candidate (the nucleotide before a ``GT``) and
+    acceptor candidate (the nucleotide after an ``AG``) in token ids.
+
+    Example:
+        >>> candidate_positions(encode_ids(["CAGGTA"])[0])
+        (array([2]), array([3]))
+    """
+    ids = np.asarray(ids)
+    pair_g, pair_t, pair_a = ids[:-1] == 8, ids[1:] == 9, ids[:-1] == 6
+    donors = np.flatnonzero(pair_g & pair_t) - 1  # GT at i, i+1: donor at i-1
+    acceptors = np.flatnonzero(pair_a & (ids[1:] == 8)) + 2  # AG at i, i+1: acceptor at i+2
+    return donors[donors >= 0], acceptors[acceptors < len(ids)]
+
+
+def predict_sequence(
+    model, tokenizer, sequence: str, window: int, block: int = 100_000, batch_size: int = 64, device=None
+) -> dict[str, np.ndarray | str]:
+    """Per-nucleotide donor/acceptor probabilities of one sequence of any length with a
+    per-nucleotide model (``id2label`` with ``donor`` and ``acceptor``), in SpliceAI's convention.
+
+    The sequence is read ``block`` nt at a time, each block with ``window`` nt of flank on both sides,
+    through the scoring engine (``window``-nt windows overlapping by half, stitched), so memory is
+    bounded by the block, not the sequence. Returns the result dict of the ``splice predict`` tables
+    (``sequence``, ``donor_prob``, ``acceptor_prob`` float32 over every position, and the candidate
+    ``donor_positions`` / ``acceptor_positions`` of :func:`candidate_positions`).
+    """
+    import torch
+
+    from ...models.splicebert.scoring_splicebert import clean_sequence, per_nucleotide_outputs
+
+    sequence = clean_sequence(sequence)
+    label2id = {str(k).lower(): int(v) for k, v in model.config.label2id.items()}
+    donor_prob = np.zeros(len(sequence), dtype=np.float32)
+    acceptor_prob = np.zeros(len(sequence), dtype=np.float32)
+    for start in range(0, len(sequence), block):
+        end = min(start + block, len(sequence))
+        left, right = max(0, start - window), min(len(sequence), end + window)
+        logits = per_nucleotide_outputs(
+            model, tokenizer, [sequence[left:right]], window_size=window, batch_size=batch_size, device=device
+        )[0][start - left : end - left]
+        probabilities = torch.as_tensor(logits).softmax(-1).numpy()
+        donor_prob[start:end] = probabilities[:, label2id["donor"]]
+        acceptor_prob[start:end] = probabilities[:, label2id["acceptor"]]
+    donors, acceptors = candidate_positions(encode_ids([sequence])[0])
+    return {
+        "sequence": sequence,
+        "donor_prob": donor_prob,
+        "acceptor_prob": acceptor_prob,
+        "donor_positions": donors,
+        "acceptor_positions": acceptors,
+    }
+
+
 def one_hot_positions(ids: np.ndarray, rows: np.ndarray, positions: np.ndarray, flank: int) -> np.ndarray:
     """One-hot (A, C, G, T) of the ``2 * flank + 1`` nt centred on each ``(row, position)`` of token ids
     ``(windows, length)``; past the window ends reads as N (all zeros)."""
@@ -217,6 +271,7 @@ __all__ = [
     "SITE_INDEX",
     "SITE_POSITION",
     "bootstrap_ci",
+    "candidate_positions",
     "central_crop_start",
     "centre_metrics",
     "centre_scores",
@@ -226,6 +281,7 @@ __all__ = [
     "nucleotide_labels",
     "off_target_calls",
     "one_hot_positions",
+    "predict_sequence",
     "random_crop_start",
     "window_labels",
 ]
