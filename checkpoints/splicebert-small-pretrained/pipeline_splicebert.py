@@ -71,6 +71,7 @@ from .scoring_splicebert import (
 
 SPLICE_SITE_TASK = "splice-site-prediction"
 VARIANT_EFFECT_TASK = "splice-variant-effect"
+VARIANT_PAIR_TASK = "splice-variant-pair"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,12 +323,74 @@ class SpliceVariantEffectPipeline(Pipeline):
         return result
 
 
+class SpliceVariantPairPipeline(Pipeline):
+    """Supervised splice-disruption score of an SNV from a ``SpliceBertForVariantEffect`` checkpoint.
+
+    Input: a dict ``{"wt": ..., "mut": ..., "exon_start": ..., "exon_end": ...}`` (exon 0-based,
+    half-open in the WT sequence; ``position`` optional: the one differing position is used), or a list
+    of them. Reading CAGI / MaPSy tables (genomic exon coordinates, W/M orientation) is
+    ``txformers.datasets.mapsy_pairs.read_pairs`` and ``txformers splice variants --table``.
+
+    Output per variant: ``score`` (P(exonic splicing mutation); higher = more likely splice-disrupting),
+    ``logit``, ``log2_vivo_ratio`` and ``log2_vitro_ratio`` (predicted allelic ratios), ``position``,
+    ``ref``, ``alt``.
+    """
+
+    _load_tokenizer = True
+
+    def _sanitize_parameters(self, **kwargs: Any):
+        if kwargs:
+            raise TypeError(f"unknown parameters {sorted(kwargs)} for {type(self).__name__}")
+        return {}, {}, {}
+
+    def preprocess(self, inputs: Any) -> dict[str, Any]:
+        if not isinstance(inputs, dict) or not {"wt", "mut", "exon_start", "exon_end"} <= set(inputs):
+            raise ValueError("a variant is a dict with 'wt', 'mut', 'exon_start' and 'exon_end' (0-based, half-open)")
+        name = str(inputs.get("name", "variant"))
+        for label in ("wt", "mut"):
+            validate_sequence(self.tokenizer, inputs[label], f"{name}: the {label} sequence")
+        wt, mut = clean_sequence(inputs["wt"]), clean_sequence(inputs["mut"])
+        position, ref, alt = check_snv(wt, mut, inputs.get("position"), name=name)
+        start, end = int(inputs["exon_start"]), int(inputs["exon_end"])
+        if not 0 <= start < end <= len(wt):
+            raise ValueError(f"{name}: exon [{start}, {end}) is not inside the {len(wt)}-nt sequence")
+        encoded = self.tokenizer([wt, mut], return_tensors="pt")
+        tensors = {key: torch.tensor([value]) for key, value in (("pos", position), ("start", start), ("end", end))}
+        return {"ids": encoded["input_ids"], "mask": encoded["attention_mask"], **tensors, "ref": ref, "alt": alt}
+
+    def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
+        ids, mask = model_inputs["ids"], model_inputs["mask"]
+        ids, mask = ids.reshape(-1, 2, ids.shape[-1]), mask.reshape(-1, 2, mask.shape[-1])
+        args = (model_inputs[key].reshape(-1) for key in ("pos", "start", "end"))
+        out = self.model(ids[:, 0], ids[:, 1], *args, attention_mask=mask[:, 0])
+        keep = {key: model_inputs[key] for key in ("pos", "ref", "alt")}
+        return {"logits": out.logits, "ratios": out.ratios, **keep}
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
+        logit = float(np.asarray(model_outputs["logits"]).reshape(-1)[0])
+        ratios = np.asarray(model_outputs["ratios"]).reshape(-1)
+        position = int(np.asarray(model_outputs["pos"]).reshape(-1)[0])
+        ref, alt = model_outputs["ref"], model_outputs["alt"]
+        ref, alt = (x[0] if isinstance(x, list) else x for x in (ref, alt))
+        return {
+            "score": float(1 / (1 + np.exp(-logit))),
+            "logit": logit,
+            "log2_vivo_ratio": float(ratios[0]),
+            "log2_vitro_ratio": float(ratios[1]),
+            "position": position,
+            "ref": ref,
+            "alt": alt,
+        }
+
+
 # ---------------------------------------------------------------------------------------------
 # Registration and shipping with a checkpoint
 # ---------------------------------------------------------------------------------------------
 PIPELINES = {
     SPLICE_SITE_TASK: (SpliceSitePipeline, "AutoModelForSequenceClassification"),
     VARIANT_EFFECT_TASK: (SpliceVariantEffectPipeline, "AutoModelForMaskedLM"),
+    # No Auto class maps to this head: registered with the model class itself (not shipped with checkpoints).
+    VARIANT_PAIR_TASK: (SpliceVariantPairPipeline, "SpliceBertForVariantEffect"),
 }
 # Files of this folder that this file imports: a checkpoint that ships the pipelines needs them too.
 _SIBLINGS = (Path(__file__).with_name("scoring_splicebert.py"),)
@@ -379,5 +442,7 @@ __all__ = [
     "VARIANT_EFFECT_TASK",
     "SpliceSitePipeline",
     "SpliceVariantEffectPipeline",
+    "SpliceVariantPairPipeline",
+    "VARIANT_PAIR_TASK",
     "add_pipelines_to_checkpoint",
 ]

@@ -117,7 +117,10 @@ def register() -> None:
             continue
         # Pipeline.save_pretrained then writes `custom_pipelines` and copies the pipeline file.
         PIPELINE_REGISTRY.register_pipeline(
-            task, pipeline_class=pipeline_class, pt_model=getattr(transformers, auto_name), type=input_type
+            task,
+            pipeline_class=pipeline_class,
+            pt_model=getattr(transformers, auto_name, None) or getattr(splicebert, auto_name),  # a head no Auto maps
+            type=input_type,
         )
 
 

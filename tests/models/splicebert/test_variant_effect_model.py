@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from txformers.models.splicebert import SpliceBertForVariantEffect
@@ -35,3 +36,26 @@ def test_identical_pair_has_zero_difference_features(tiny_splicebert_config):
     different = model.pair_features(wt, mut, pos, start, end)
     assert same[:, : 6 * hidden].abs().max() == 0
     assert different[:, : 2 * hidden].abs().max() > 0
+
+
+def test_pipeline_scores_a_pair_like_the_model(tiny_splicebert_config, tmp_path):
+    from transformers import pipeline
+
+    from txformers import NucleotideTokenizer
+
+    model = SpliceBertForVariantEffect(tiny_splicebert_config).eval()
+    model.config.architectures = ["SpliceBertForVariantEffect"]
+    model.save_pretrained(tmp_path)
+    NucleotideTokenizer().save_pretrained(tmp_path)
+    wt = "CCCCCAG" + "ACGTACGTAC" + "GTAAGCCCCC"
+    mut = wt[:10] + "A" + wt[11:]
+    scorer = pipeline("splice-variant-pair", model=str(tmp_path))
+    result = scorer({"wt": wt, "mut": mut, "exon_start": 7, "exon_end": 17})
+    assert (result["position"], result["ref"], result["alt"]) == (10, wt[10], "A")
+    tokenizer = NucleotideTokenizer()
+    ids = tokenizer([wt, mut], return_tensors="pt")["input_ids"]
+    logit = model(ids[:1], ids[1:], torch.tensor([10]), torch.tensor([7]), torch.tensor([17])).logits
+    assert result["logit"] == pytest.approx(float(logit.detach()), abs=1e-5)
+    assert 0 < result["score"] < 1
+    with pytest.raises(ValueError, match="exon"):
+        scorer({"wt": wt, "mut": mut, "exon_start": 7, "exon_end": 99})
