@@ -57,3 +57,16 @@ def test_splicebert_best_model_loads_with_auto_class(tmp_path):
     model = AutoModelForTokenClassification.from_pretrained(out / "best", trust_remote_code=True)
     assert model.config.id2label == {0: "none", 1: "acceptor", 2: "donor"}
     assert (out / "best" / "modeling_splicebert.py").exists()
+
+
+def test_site_weight_scales_the_centre_loss():
+    import torch
+
+    logits = torch.tensor([[[2.0, 0.0, 0.0], [0.0, 0.0, 3.0], [1.0, 1.0, 1.0]]])
+    labels = torch.tensor([[0, 2, -100]])
+    plain = finetune_splice_nt.weighted_loss(logits, labels, torch.ones(1, 3))
+    expected = torch.nn.functional.cross_entropy(logits[0], labels[0], ignore_index=-100)
+    assert torch.isclose(plain, expected)
+    losses = torch.nn.functional.cross_entropy(logits[0, :2], labels[0, :2], reduction="none")
+    weighted = finetune_splice_nt.weighted_loss(logits, labels, torch.tensor([[1.0, 9.0, 5.0]]))
+    assert torch.isclose(weighted, (losses[0] + 9 * losses[1]) / 10)

@@ -63,6 +63,15 @@ def build_model(args: argparse.Namespace):
     return SpliceBertForTokenClassification(config)
 
 
+def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the labelled positions, each weighted (the annotated centres by ``--site-weight``)."""
+    losses = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="none"
+    )
+    weights = weights.reshape(-1) * (labels.reshape(-1) != -100)
+    return (losses * weights).sum() / weights.sum().clamp_min(1e-8)
+
+
 def forward_logits(model, ids: torch.Tensor, labels: torch.Tensor | None = None):
     """Per-nucleotide logits ``(batch, length, 3)`` (and the loss) from nucleotide token ids."""
     if isinstance(model, SpliceCNN) or isinstance(getattr(model, "module", None), SpliceCNN):
@@ -168,15 +177,18 @@ def logistic_regression(splits: dict, labels: np.ndarray, args) -> dict:
 
 
 # ----------------------------------------------------------------------------- training
-def batch_for_step(train_ids, train_labels, step: int, args) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch of one step: a function of (seed, step) only, so a resumed run sees the same data."""
+def batch_for_step(train_ids, train_labels, train_centres, step: int, args) -> tuple[torch.Tensor, ...]:
+    """The batch of one step (ids, labels, loss weights): a function of (seed, step) only, so a resumed
+    run sees the same data. The annotated centre (site or decoy) weighs ``--site-weight``, the rest 1."""
     rng = np.random.default_rng([args.seed, step])
     rows = rng.integers(0, len(train_ids), args.batch_size)
     starts = nt.random_crop_start(rng, train_ids.shape[1], args.context, args.batch_size)
     columns = starts[:, None] + np.arange(args.context)[None, :]
     ids = train_ids[rows[:, None], columns].astype(np.int64)
     labels = train_labels[rows[:, None], columns].astype(np.int64)
-    return torch.as_tensor(ids), torch.as_tensor(labels)
+    weights = np.ones(labels.shape, dtype=np.float32)
+    weights[np.arange(len(rows)), train_centres[rows] - starts] = args.site_weight
+    return torch.as_tensor(ids), torch.as_tensor(labels), torch.as_tensor(weights)
 
 
 def save_checkpoint(folder: Path, model, optimizer, scheduler, step: int, best: dict) -> None:
@@ -237,6 +249,7 @@ def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
         kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= step]
         atomic_write_text(log, "".join(line + "\n" for line in kept))
     train_ids = nt.encode_ids(list(splits["train"]["sequence"]))
+    centres = np.where(splits["train"]["site_type"] == "donor", nt.DONOR_INDEX, nt.ACCEPTOR_INDEX)
     # a fixed random subset (the split is ordered by file: donor sites, donor decoys, acceptor ...)
     subset = np.sort(
         np.random.default_rng(0).permutation(len(splits["validation"]["sequence"]))[: args.validation_windows]
@@ -247,8 +260,11 @@ def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
         step += 1
         model.train()
         tick = time.perf_counter()
-        ids, batch_labels = batch_for_step(train_ids, labels, step, args)
-        _, loss = forward_logits(model, ids.to(accelerator.device), batch_labels.to(accelerator.device))
+        ids, batch_labels, weights = (
+            x.to(accelerator.device) for x in batch_for_step(train_ids, labels, centres, step, args)
+        )
+        logits, _ = forward_logits(model, ids)
+        loss = weighted_loss(logits, batch_labels, weights)
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
@@ -314,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup-steps", type=int, default=50)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument(
+        "--site-weight", type=float, default=1.0, help="loss weight of each window's annotated centre (others 1)"
+    )
     parser.add_argument("--cnn-channels", type=int, default=32)
     parser.add_argument("--lr-flank", type=int, default=60, help="logistic regression: nt each side")
     parser.add_argument("--lr-none-per-window", type=int, default=4)
