@@ -1,0 +1,161 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""Gather per-nucleotide splice-site runs (``finetune_splice_nt`` output folders) into one results file.
+
+    python -m txformers.tasks.splicing.nt_report runs/splice-nt/* --out results/splicebert/splice_sites_nt.json \\
+        --bundle runs/splice-nt/bert-pre-120 --to checkpoints/splicebert-small-splice-sites-nt
+
+For each run: the options that define it (model, init, context, site weight, steps, label fraction,
+seed), the step picked on validation, validation and Test AUROC/AP (with the bootstrap 95 % CIs),
+off-target calls per kb and seconds per training step; and a markdown table of them (``--markdown``).
+``--bundle RUN --to FOLDER`` saves RUN's best model through the package (``save_pretrained``: ``auto_map``
+and the portable model files) with the tokenizer and a README holding the measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ...io import atomic_write_text
+
+_KEYS = ("model", "init", "context", "site_weight", "max_steps", "label_fraction", "seed", "lr")
+
+
+def summarize_run(folder: Path) -> dict | None:
+    """One row of the report from ``folder/results.json`` (None when the run has not finished)."""
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    args = results["args"]
+    run = results[args["model"]]
+    row = {"run": Path(folder).name, "command": results["command"]}
+    row.update({k: args.get(k) for k in _KEYS})
+    if args["model"] == "logreg":
+        row.update(init=None, context=2 * args["lr_flank"] + 1, site_weight=None, max_steps=None, lr=None)
+    row["best_step"] = run.get("best", {}).get("step")
+    row["seconds_per_step"] = run.get("seconds_per_step")
+    row["train_seconds"] = run.get("train_seconds")
+    for split in ("validation", "test"):
+        for site, m in run[split]["centre"].items():
+            for metric in ("auroc", "ap"):
+                row[f"{split}_{site}_{metric}"] = m[metric]
+                if f"{metric}_ci95" in m:
+                    row[f"{split}_{site}_{metric}_ci95"] = m[f"{metric}_ci95"]
+    row["off_target_per_kb"] = run["test"]["off_target"]["off_target_per_kb"]
+    row["off_target"] = run["test"]["off_target"]
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    """A table: run, context, steps, validation mean AUROC, Test donor/acceptor AUROC and AP [95 % CI]."""
+
+    def cell(row, split, site, metric):
+        value, ci = row[f"{split}_{site}_{metric}"], row.get(f"{split}_{site}_{metric}_ci95")
+        return f"{value:.4f}" + (f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "")
+
+    lines = [
+        "| run | context | steps (best) | s/step | val AUROC donor / acceptor | test donor AUROC | test donor AP "
+        "| test acceptor AUROC | test acceptor AP | off-target /kb |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        steps = f"{r['max_steps']} ({r['best_step']})" if r["max_steps"] else "-"
+        speed = f"{r['seconds_per_step']:.2f}" if r["seconds_per_step"] else "-"
+        lines.append(
+            f"| {r['run']} | {r['context']} | {steps} | {speed} | {r['validation_donor_auroc']:.4f} / "
+            f"{r['validation_acceptor_auroc']:.4f} | {cell(r, 'test', 'donor', 'auroc')} | "
+            f"{cell(r, 'test', 'donor', 'ap')} | {cell(r, 'test', 'acceptor', 'auroc')} | "
+            f"{cell(r, 'test', 'acceptor', 'ap')} | {r['off_target_per_kb']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def bundle(run: Path, rows: list[dict], destination: Path) -> None:
+    """Save ``run/best`` into ``destination`` (atomically) with a README of the measured numbers."""
+    from ...io import atomic_folder
+    from ...models.splicebert import SpliceBertForTokenClassification
+    from ...tokenizers.tokenization_nucleotide import NucleotideTokenizer
+
+    row = next(r for r in rows if r["run"] == Path(run).name)
+    model = SpliceBertForTokenClassification.from_pretrained(Path(run) / "best")
+    with atomic_folder(destination) as folder:
+        model.save_pretrained(folder)
+        NucleotideTokenizer().save_pretrained(folder)
+        (folder / "README.md").write_text(readme(row, rows, destination.name), encoding="utf-8")
+
+
+def readme(row: dict, rows: list[dict], name: str) -> str:
+    """The bundled checkpoint's README (a card template can replace it later)."""
+    return f"""---
+license: bsd-3-clause
+library_name: transformers
+pipeline_tag: token-classification
+tags: [splicing, splice-sites, rna, dna, txformers]
+---
+
+# {name}
+
+SpliceBERT-small (4 layers, hidden 128) with a per-nucleotide head: `none / acceptor / donor` for every
+nucleotide, fine-tuned on the EnsembleSplice human Train windows (`{row["init"]}` initialisation,
+{row["context"]}-nt random crops). SpliceAI's position convention: **donor = last exon nucleotide** (before
+the intron's GT), **acceptor = first exon nucleotide** (after the intron's AG).
+
+```python
+from transformers import AutoModelForTokenClassification
+model = AutoModelForTokenClassification.from_pretrained("{name}", trust_remote_code=True)
+```
+
+or, with txformers installed, `txformers splice predict genes.fa --model checkpoints/{name}` (sequences of
+any length, read in {row["context"]}-nt windows overlapping by half).
+
+## Measured (human Test windows, site at the window centre; bootstrap 95 % CIs)
+
+Picked on a validation split cut from Train (step {row["best_step"]} of {row["max_steps"]}). Baselines
+trained on the same windows in the same recipe (`python -m txformers.training.finetune_splice_nt`).
+
+{markdown(rows)}
+Off-target: calls with probability > 0.5 away from the annotated site in
+{row["off_target"]["windows"]} real Test windows ({row["off_target"]["nucleotides"]} nt), per kb.
+
+**Not yet at the targets of issue 13** (SpliceAI 1.3.1 on the same windows: donor AUROC 0.985,
+acceptor 0.979): this is a first CPU-budget checkpoint ({row["seconds_per_step"]:.2f} s per step on a
+shared 2-core CPU). See results/splicebert/splice_sites_nt.json.
+
+Command:
+
+```
+{row["command"]}
+```
+"""
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m txformers.tasks.splicing.nt_report", description=__doc__)
+    parser.add_argument("runs", nargs="+", help="finetune_splice_nt output folders")
+    parser.add_argument("--out", required=True, help="results JSON")
+    parser.add_argument("--markdown", default=None, help="also write the table here")
+    parser.add_argument("--bundle", default=None, help="run folder whose best model to bundle")
+    parser.add_argument("--to", default=None, help="checkpoint folder for --bundle")
+    args = parser.parse_args(argv)
+    rows = [row for row in (summarize_run(Path(f)) for f in args.runs) if row is not None]
+    report = {
+        "description": "Per-nucleotide splice-site models on the EnsembleSplice human windows (Test: site at the "
+        "window centre; picked on a validation split cut from Train). Convention: donor at the last exon "
+        "nucleotide, acceptor at the first exon nucleotide.",
+        "runs": rows,
+    }
+    atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
+    table = markdown(rows)
+    if args.markdown:
+        atomic_write_text(args.markdown, table)
+    print(table)
+    if args.bundle:
+        bundle(Path(args.bundle), rows, Path(args.to))
+        print(f"wrote {args.to}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
