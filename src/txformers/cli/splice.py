@@ -556,6 +556,7 @@ def cmd_vcf(args: argparse.Namespace) -> int:
         distance=args.distance,
         mask=args.mask,
         max_indel=args.max_indel,
+        context=args.context,
         batch_size=args.batch_size,
         kl_context=args.kl_context,
     )
@@ -623,6 +624,7 @@ def _add_vcf_parser(actions: argparse._SubParsersAction) -> None:
         "--mask", "-M", action="store_true", help="SpliceAI's -M 1: mask annotated gains, unannotated losses"
     )
     vcf.add_argument("--max-indel", type=int, default=50, help="longest indel scored (default 50)")
+    vcf.add_argument("--context", type=int, default=150, help="nt of context beyond +-D on each side (default 150)")
     vcf.add_argument("--kl-context", action="store_true", help="add SpliceBERT_KL (masked-LM KL-context) for SNVs")
     vcf.add_argument("--kl-model", default=str(DEFAULT_SPLICEBERT), help="masked LM for --kl-context")
     vcf.add_argument("--regions", action="append", help="chr:start-end (tabix-indexed input); repeat or comma-join")

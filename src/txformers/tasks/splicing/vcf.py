@@ -62,8 +62,10 @@ class VcfOptions:
     """SpliceAI's -M 1: zero gains at annotated sites and losses at unannotated positions."""
     max_indel: int = 50
     """Longest |len(ALT) - len(REF)| scored; REF longer than 2D is skipped too (as SpliceAI does)."""
-    context: int | None = None
-    """Nucleotides of context on each side beyond ±D (default: what fills the model's window)."""
+    context: int | None = 150
+    """Nucleotides of context on each side beyond ±D (capped by the model's window; ``None``: fill the window).
+    150 gives 401-nt inputs at D = 50: every scored position sees >= 150 nt on each side, at a quarter of the
+    cost of filling a 1,024-nt window (attention is quadratic)."""
     max_n_fraction: float = 0.1
     """A record whose ±D reference span is more than this fraction N (or past a contig end) is ``n_rich``."""
     batch_size: int = 64
@@ -185,7 +187,7 @@ class VcfAnnotator:
             raise ValueError(f"distance must be >= 1 and max_indel >= 0, got {o.distance}, {o.max_indel}")
         window = model_window(model, tokenizer)
         room = (window - (2 * o.distance + 1) - o.max_indel) // 2
-        self.context = o.context if o.context is not None else max(room, 0)
+        self.context = max(room, 0) if o.context is None else max(0, min(o.context, room))
         if o.kl_context:
             self.context = max(self.context, o.kl_distance - o.distance)
         self.contigs = ContigMap(fasta.chroms, annotation.chroms)
