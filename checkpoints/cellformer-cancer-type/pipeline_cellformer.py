@@ -10,7 +10,11 @@ genes then log1p-transformed, as for the training data; genes outside the model'
 
 Output: one dict per cell, ``{"cell", "label", "score", "genes_detected"}`` (``genes_detected``: panel genes
 with non-zero expression; a cell with none gets the model's prior, not a call worth reading), with
-``"scores"`` (every label's probability) when ``return_all_scores=True``. With ``sample_column=`` (an
+``"scores"`` (every label's probability) when ``return_all_scores=True``. When the checkpoint's config holds
+``abstain`` thresholds (tuned on held-out training folds, :mod:`txformers.tasks.cytokine.abstain`), a cell
+whose panel coverage, top probability or distance to the training cells is out of range is called
+``"unknown"``: it gets ``"unknown": True``, its ``"reasons"`` and the top class as ``"predicted_label"``
+(``abstain=False`` turns this off). With ``sample_column=`` (an
 ``obs`` column) or ``samples`` in the dict, the result is ``{"cells": [...], "samples": [...]}``, a sample's
 call being the mean class probabilities of its cells. Cells are run ``cell_batch_size`` at a time.
 
@@ -46,6 +50,43 @@ logger = logging.getLogger(__name__)
 TASK = "cancer-type-classification"
 MODEL_INPUTS = ("input_ids", "expression_bins", "expression", "attention_mask")
 LOW_COVERAGE = 0.5
+UNKNOWN = "unknown"
+
+
+def abstain_flags(
+    probabilities: np.ndarray, coverage: np.ndarray, embeddings: np.ndarray, rule: Mapping[str, Any]
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Which cells to call ``unknown`` under an abstain ``rule`` (the ``abstain`` entry of the config), and why.
+
+    A cell is out of range when its fraction of panel genes detected is below ``min_panel_coverage``, its top
+    class probability below ``min_probability``, or its distance to the training cells (:func:`cell_distance`)
+    above ``max_distance``.
+
+    >>> rule = {"min_panel_coverage": 0.1, "min_probability": 0.3, "max_distance": 2.0,
+    ...         "mean": [0.0], "scale": [1.0], "centroids": [[0.0]], "distance_unit": 1.0}
+    >>> flags, why = abstain_flags(np.array([[0.9, 0.1], [0.5, 0.5]]), np.array([0.5, 0.05]),
+    ...                            np.array([[0.5], [3.0]]), rule)
+    >>> flags.tolist(), why
+    ([False, True], [[], ['panel_coverage', 'distance']])
+    """
+    distance = cell_distance(embeddings, rule)
+    checks = {
+        "panel_coverage": coverage < float(rule["min_panel_coverage"]),
+        "probability": probabilities.max(1) < float(rule["min_probability"]),
+        "distance": distance > float(rule["max_distance"]),
+    }
+    reasons = [[name for name, flagged in checks.items() if flagged[row]] for row in range(len(probabilities))]
+    return np.array([bool(why) for why in reasons], dtype=bool), reasons
+
+
+def cell_distance(embeddings: np.ndarray, rule: Mapping[str, Any]) -> np.ndarray:
+    """Distance of each pooled cell embedding to the nearest training-class centroid, after standardising with
+    the training cells' ``mean`` and ``scale``, in units of the training cells' median distance
+    (``distance_unit``): about 1 for a typical training cell."""
+    z = (np.asarray(embeddings, dtype=np.float64) - np.asarray(rule["mean"])) / np.asarray(rule["scale"])
+    centroids = np.asarray(rule["centroids"], dtype=np.float64)
+    distances = np.sqrt(((z[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)).min(1)
+    return distances / float(rule["distance_unit"])
 
 
 def aggregate_by_sample(proba: np.ndarray, samples: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,6 +129,7 @@ class CancerTypePipeline(ChunkPipeline):
         cell_batch_size: int | None = None,
         min_coverage: float | None = None,
         return_all_scores: bool | None = None,
+        abstain: bool | None = None,
         **kwargs: Any,
     ) -> tuple[dict, dict, dict]:
         if kwargs:
@@ -105,6 +147,8 @@ class CancerTypePipeline(ChunkPipeline):
         if cell_batch_size is not None and int(cell_batch_size) < 1:
             raise ValueError(f"cell_batch_size must be at least 1, got {cell_batch_size}")
         postprocess = {"return_all_scores": bool(return_all_scores)} if return_all_scores is not None else {}
+        if abstain is not None:
+            postprocess["abstain"] = bool(abstain)
         return preprocess, {}, postprocess
 
     # ------------------------------------------------------------------ preprocess
@@ -155,6 +199,7 @@ class CancerTypePipeline(ChunkPipeline):
             chunk.update(
                 cells=list(cells[start:stop]),
                 genes_detected=detected[start:stop],
+                n_panel_genes=report.n_vocab_genes,
                 samples=None if samples is None else list(samples[start:stop]),
                 is_last=stop >= n_cells,
             )
@@ -165,16 +210,25 @@ class CancerTypePipeline(ChunkPipeline):
         inputs = {key: model_inputs.pop(key) for key in MODEL_INPUTS}
         if inputs["input_ids"].shape[0] == 0:
             probabilities = torch.zeros((0, len(self.labels)))
-        else:
-            probabilities = self.model(**inputs).logits.float().softmax(-1)
-        return {"probabilities": probabilities, **model_inputs}
+            pooled = torch.zeros((0, self.model.config.hidden_size))
+        else:  # the classifier's own forward, keeping the pooled cell state for the distance to the training cells
+            pooled = self.model.cellformer(**inputs).pooler_output
+            probabilities = self.model.classifier(pooled).float().softmax(-1)
+        return {"probabilities": probabilities, "pooled": pooled.float(), **model_inputs}
 
     # ------------------------------------------------------------------ postprocess
-    def postprocess(self, model_outputs: list[dict[str, Any]], return_all_scores: bool = False) -> Any:
+    def postprocess(
+        self, model_outputs: list[dict[str, Any]], return_all_scores: bool = False, abstain: bool = True
+    ) -> Any:
         proba = np.concatenate([output["probabilities"].numpy() for output in model_outputs]).astype(np.float64)
         cells = [cell for output in model_outputs for cell in output["cells"]]
         detected = np.concatenate([np.asarray(output["genes_detected"]) for output in model_outputs])
         best = proba.argmax(1) if len(proba) else np.zeros(0, dtype=int)
+        rule = getattr(self.model.config, "abstain", None) if abstain else None
+        if rule:
+            pooled = np.concatenate([output["pooled"].cpu().numpy() for output in model_outputs])
+            coverage = detected / max(int(model_outputs[0]["n_panel_genes"]), 1)
+            unknown, reasons = abstain_flags(proba, coverage, pooled, rule)
         results = []
         for row, cell in enumerate(cells):
             result = {
@@ -183,6 +237,10 @@ class CancerTypePipeline(ChunkPipeline):
                 "score": float(proba[row, best[row]]),
                 "genes_detected": int(detected[row]),
             }
+            if rule:
+                result.update(unknown=bool(unknown[row]), reasons=reasons[row], predicted_label=result["label"])
+                if unknown[row]:
+                    result["label"] = UNKNOWN
             if return_all_scores:
                 result["scores"] = {label: float(p) for label, p in zip(self.labels, proba[row])}
             results.append(result)
@@ -190,6 +248,9 @@ class CancerTypePipeline(ChunkPipeline):
             return results
         samples = [sample for output in model_outputs for sample in output["samples"]]
         ids, mean, counts = aggregate_by_sample(proba, samples)
+        if rule:
+            inverse = np.unique(np.asarray(samples).astype(str), return_inverse=True)[1]
+            unknown_share = np.bincount(inverse, weights=unknown.astype(float), minlength=len(ids)) / counts
         per_sample = []
         for row, sample in enumerate(ids):
             top = int(mean[row].argmax())
@@ -199,6 +260,11 @@ class CancerTypePipeline(ChunkPipeline):
                 "score": float(mean[row, top]),
                 "n_cells": int(counts[row]),
             }
+            if rule:  # a sample whose cells are mostly out of range is unknown too
+                share = float(unknown_share[row])
+                entry["unknown_fraction"] = share
+                if share > 0.5:
+                    entry.update(predicted_label=entry["label"], label=UNKNOWN)
             if return_all_scores:
                 entry["scores"] = {label: float(p) for label, p in zip(self.labels, mean[row])}
             per_sample.append(entry)
@@ -251,4 +317,4 @@ def _unpack(inputs: Any, sample_column: str | None) -> tuple[Any, Sequence[Any] 
     )
 
 
-__all__ = ["TASK", "CancerTypePipeline", "aggregate_by_sample"]
+__all__ = ["TASK", "UNKNOWN", "CancerTypePipeline", "abstain_flags", "aggregate_by_sample", "cell_distance"]

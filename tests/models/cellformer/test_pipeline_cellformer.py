@@ -214,3 +214,30 @@ def test_bundled_checkpoint_on_real_wu2020_t_cells():
     assert sorted(s["sample"] for s in result["samples"]) == sorted(set(cells.obs["patient"]))
     assert sum(s["n_cells"] for s in result["samples"]) == cells.n_obs
     assert all(0 < c["score"] <= 1 and c["label"] in classify.labels for c in result["cells"])
+
+
+def test_abstain_rule_in_the_config_calls_out_of_range_cells_unknown(model_dir, adata, tmp_path):
+    folder = tmp_path / "with_rule"
+    model = CellformerForCellClassification.from_pretrained(model_dir)
+    # a rule no cell can pass on coverage except cells with every panel gene detected
+    model.config.abstain = {
+        "min_panel_coverage": 0.5,
+        "min_probability": 0.0,
+        "max_distance": 1e9,
+        "mean": [0.0] * 16,
+        "scale": [1.0] * 16,
+        "centroids": [[0.0] * 16],
+        "distance_unit": 1.0,
+    }
+    model.save_pretrained(folder)
+    GeneExpressionTokenizer.from_pretrained(model_dir).save_pretrained(folder)
+    classify = pipeline("cancer-type-classification", model=str(folder), device="cpu")
+    cells = classify(adata, sample_column="sample")["cells"]
+    plain = pipeline("cancer-type-classification", model=str(model_dir), device="cpu")(adata)
+    low = [cell["genes_detected"] / len(PANEL) < 0.5 for cell in cells]
+    assert any(low) and [cell["unknown"] for cell in cells] == low
+    assert cells[3]["label"] == "unknown" and cells[3]["reasons"] == ["panel_coverage"]
+    assert [cell["predicted_label"] for cell in cells] == [cell["label"] for cell in plain]
+    assert classify(adata, abstain=False)[3]["label"] == plain[3]["label"]  # the rule can be turned off
+    distance = pipeline_cellformer.cell_distance(np.zeros((1, 16)), model.config.abstain)
+    assert distance.tolist() == [0.0]
