@@ -175,3 +175,14 @@ def test_a_stale_lock_is_taken_over(tmp_path):
     with output_lock(out):
         assert lock_path(out).read_text().split()[0] == str(os.getpid())
     assert not lock_path(out).exists()
+
+
+def test_output_file_keeps_the_dots_of_a_prefix():
+    from pathlib import Path
+
+    from txformers.io import output_file
+
+    assert output_file("runs/run.v1", ".tsv") == Path("runs/run.v1.tsv")
+    assert output_file("runs/run.v1", ".tsv") != output_file("runs/run.v2", ".tsv")
+    assert output_file("runs/result.tsv", ".bed") == Path("runs/result.bed")  # a typed output suffix is replaced
+    assert output_file("sample.2024", ".npz") == Path("sample.2024.npz")

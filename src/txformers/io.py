@@ -81,6 +81,20 @@ def check_output_folder(
             raise UserError(f"{option} {out} overlaps the input folder {folder}; choose a folder outside the inputs")
 
 
+# Suffixes a command writes; `--out x.tsv` names the prefix x, any other dot is part of the prefix.
+OUTPUT_SUFFIXES = frozenset({".tsv", ".bed", ".png", ".npz", ".json", ".csv", ".h5ad", ".txt", ".pdf", ".svg"})
+
+
+def output_file(prefix: str | Path, suffix: str) -> Path:
+    """The output ``prefix`` + ``suffix``. Unlike ``Path.with_suffix``, a dot in the prefix stays
+    (``run.v1`` -> ``run.v1.tsv``, so ``run.v1`` and ``run.v2`` never collide); only an output suffix the
+    user typed (``run.tsv``) is replaced."""
+    prefix = Path(prefix)
+    if prefix.suffix.lower() in OUTPUT_SUFFIXES:
+        prefix = prefix.with_suffix("")
+    return prefix.with_name(prefix.name + suffix)
+
+
 # ---------------------------------------------------------------------------------------------- atomic writes
 def _default_mode(directory: bool = False) -> int:
     """The permissions a plain ``open``/``mkdir`` would give (``mkstemp``/``mkdtemp`` make private ones)."""
@@ -226,5 +240,6 @@ __all__ = [
     "check_output_folder",
     "check_outputs",
     "lock_path",
+    "output_file",
     "output_lock",
 ]

@@ -408,3 +408,36 @@ def test_drug_help_lists_every_command_and_the_fewshot_options(capsys):
         fewshot._parse_args(["--help"])
     training_options = set(re.findall(r"--[a-z][a-z-]+", capsys.readouterr().out))
     assert training_options <= set(re.findall(r"--[a-z][a-z-]+", commands["fewshot"].format_help()))
+
+
+def _fewshot_args(files, out, *extra):
+    return ["drug", "fewshot", "--model", str(files["model"]), "--data", str(files["tsv"]), "--gene-map",
+            str(files["gene_map"]), "--drug", PARACETAMOL, "--shots", "2", "--seeds", "1", "--steps", "1",
+            "--json", str(out), *extra]  # fmt: skip
+
+
+def test_fewshot_json_never_resolves_to_its_data(files, tmp_path):
+    before = files["tsv"].read_bytes()
+    link = tmp_path / "link.tsv"
+    link.symlink_to(files["tsv"])
+    for target in (files["tsv"], link):
+        done = _txformers(*_fewshot_args(files, target, "--overwrite"))
+        assert done.returncode == 2 and "one of the inputs" in done.stderr
+    assert files["tsv"].read_bytes() == before
+
+
+def test_fewshot_write_killed_midway_keeps_the_previous_json(files, tmp_path, monkeypatch):
+    """Fault injection at the CLI: the process dies while writing the new --json; the old one stays whole."""
+    import txformers.io
+
+    out = tmp_path / "k.json"
+    out.write_text('{"previous": true}\n')
+
+    def killed(descriptor):
+        raise KeyboardInterrupt  # dies after the bytes are written, before they are moved into place
+
+    monkeypatch.setattr(txformers.io.os, "fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        main(_fewshot_args(files, out, "--overwrite"))
+    assert json.loads(out.read_text()) == {"previous": True}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["k.json"]  # no partial file, no lock left

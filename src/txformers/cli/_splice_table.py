@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..io import output_file
 from ._common import UserError, check_outputs, device
 
 
@@ -32,7 +33,7 @@ def cmd_variant_effect_table(args: argparse.Namespace) -> int:
     source, model_dir, out = Path(args.table), Path(args.model), Path(args.out)
     if not source.is_file():
         raise UserError(f"{source} does not exist")
-    tsv = out.with_suffix(".tsv")
+    tsv = output_file(out, ".tsv")
     check_outputs([source], [tsv], args.overwrite)
 
     from ..datasets.mapsy_pairs import read_pairs, read_table

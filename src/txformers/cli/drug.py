@@ -518,12 +518,14 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
     labelled cells per class, scored on the other cells (AUROC, AP, accuracy, F1; mean and sd over seeds),
     next to logistic regression on the same shots; several --model NAME=DIR, --data files and --shots values
     give a comparison table."""
+    import contextlib
     import shlex
 
+    from ..io import output_lock
     from ..tasks.drug_response.fewshot import run_benchmark
 
-    if args.json and Path(args.json).exists() and not args.overwrite:
-        raise UserError(f"{args.json} exists; pass --overwrite to replace it or choose another --json")
+    if args.json:  # never over an input (a --data file), never half-written, one writer at a time
+        check_outputs(args.data, [args.json], args.overwrite)
     for data in args.data:
         _data_path(data)
     argv: list[str] = []  # the options as `python -m txformers.training.fewshot` takes them: the recorded command
@@ -540,7 +542,8 @@ def cmd_fewshot(args: argparse.Namespace) -> int:
             argv += [option, str(value)]
     _quiet()
     try:
-        run_benchmark(args, command="python -m txformers.training.fewshot " + shlex.join(argv))
+        with output_lock(args.json) if args.json else contextlib.nullcontext():
+            run_benchmark(args, command="python -m txformers.training.fewshot " + shlex.join(argv))
     except ValueError as error:  # bad input: a clear message and exit status 2
         raise UserError(str(error)) from None
     return 0

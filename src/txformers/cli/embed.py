@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io import output_file
 from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
 CELL_KEY = "X_cellformer"
@@ -42,7 +43,7 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
             f"no model at {model_dir} (config.json missing): give --model a txformers or original SpliceBERT folder"
         )
     out = Path(args.out)
-    outputs = [out.with_suffix(".npz"), out.with_suffix(".tsv")]
+    outputs = [output_file(out, ".npz"), output_file(out, ".tsv")]
     check_outputs([fasta], outputs, args.overwrite)
 
     import numpy as np  # after the output checks: a refused run stays fast

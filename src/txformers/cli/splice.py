@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..io import output_file
 from ..tasks.splicing.sites import CONVENTION
 from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
@@ -70,7 +71,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     records = _read_fasta(fasta)
-    tsv, bed = out.with_suffix(".tsv"), out.with_suffix(".bed")
+    tsv, bed = output_file(out, ".tsv"), output_file(out, ".bed")
     plots, used = {}, set()
     for name, _ in records[: max(args.plot_limit, 0)]:
         stem, number = _safe_name(name), 1
@@ -277,7 +278,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UserError(f"{path} does not exist")
     out, model_dir = Path(args.out), Path(args.model)
-    tsv, png = out.with_suffix(".tsv"), out.with_suffix(".png")
+    tsv, png = output_file(out, ".tsv"), output_file(out, ".png")
     check_outputs(inputs, [tsv] + ([png] if args.plot_top > 0 else []), args.overwrite)
 
     from ..models.splicebert.scoring_splicebert import clean_sequence, kl_profile, splice_site_positions

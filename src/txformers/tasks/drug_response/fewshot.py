@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ...io import atomic_write_text
 from ...models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
 
 if TYPE_CHECKING:  # pandas is imported by the functions that read data: `txformers --help` stays fast
@@ -432,7 +433,7 @@ def fewshot_benchmark(
         print(line)
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(output, indent=1) + "\n")
+        atomic_write_text(json_path, json.dumps(output, indent=1) + "\n")
     return output
 
 
