@@ -61,7 +61,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Per-nucleotide donor/acceptor probabilities of FASTA sequences of any length.
 
     Every GT is scored as a donor candidate and every AG as an acceptor candidate by a fine-tuned
-    SpliceBERT window classifier (labels neither/donor/acceptor, config.window_size). Writes
+    SpliceBERT window classifier (labels neither/donor/acceptor, config.window_size), or, with a
+    per-nucleotide model (SpliceBertForTokenClassification, labels none/acceptor/donor, e.g.
+    checkpoints/splicebert-small-splice-sites-nt), every nucleotide is scored in overlapping windows and
+    reported in SpliceAI's convention (donor at the last exon nucleotide, acceptor at the first). Writes
     PREFIX.tsv (candidate positions, or all with --all-positions), PREFIX.bed (calls with
     probability > --threshold) and PREFIX_<name>.png (one track per sequence, up to --plot-limit).
     """
@@ -417,7 +420,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--model",
         default=str(DEFAULT_SPLICE_SITE_MODEL),
-        help="fine-tuned splice-site window classifier (default: %(default)s)",
+        help="fine-tuned splice-site window classifier or per-nucleotide model (default: %(default)s)",
     )
     predict.add_argument(
         "--out", default="outputs/splice_sites", help="output prefix: PREFIX.tsv, PREFIX.bed, PREFIX_<name>.png"
