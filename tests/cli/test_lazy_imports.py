@@ -1,4 +1,4 @@
-"""The command line parses arguments and prints help without importing torch or transformers."""
+"""The command line parses arguments and prints help without importing torch, transformers or datasets."""
 
 import subprocess
 import sys
@@ -13,13 +13,20 @@ with contextlib.redirect_stdout(io.StringIO()):
         txformers.cli.build_parser().parse_args({argv!r})
     except SystemExit:
         pass
-heavy = sorted(name for name in ("torch", "transformers") if name in sys.modules)
+heavy = sorted(name for name in ("torch", "transformers", "datasets") if name in sys.modules)
 print(",".join(heavy))
 """
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["embed", "--help"], ["cytokine", "classify", "--help"], ["drug", "fewshot", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["embed", "--help"],
+        ["cytokine", "classify", "--help"],
+        ["drug", "fewshot", "--help"],
+        ["splice", "vcf", "--help"],
+    ],
 )
 def test_parsing_and_help_import_no_torch(argv):
     done = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True)
@@ -39,17 +46,36 @@ def test_import_txformers_still_registers_with_transformers():
     assert done.stdout.split() == ["CellformerConfig", "splicebert"]
 
 
+HEAVY = "print(code, *(name in sys.modules for name in ('torch', 'transformers', 'datasets')))\n"
+
+
+def _refused(argv: list[str]) -> subprocess.CompletedProcess:
+    code = f"import sys, txformers.cli\ncode = txformers.cli.main({argv!r})\n" + HEAVY
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
 def test_refused_overwrite_imports_no_torch(tmp_path):
     from txformers.hub import REPO_ROOT
 
     out = tmp_path / "cells"
     (tmp_path / "cells.h5ad").write_bytes(b"already here")
-    code = (
-        "import sys, txformers.cli\n"
-        f"code = txformers.cli.main(['embed', {str(REPO_ROOT / 'examples' / 'immune_cells.h5ad')!r}, "
-        f"'--out', {str(out)!r}])\n"
-        "print(code, 'torch' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.stdout.split() == ["2", "False"], done.stderr
+    done = _refused(["embed", str(REPO_ROOT / "examples" / "immune_cells.h5ad"), "--out", str(out)])
+    assert done.stdout.split() == ["2", "False", "False", "False"], done.stderr
     assert "--overwrite" in done.stderr
+
+
+def test_refused_splice_predict_overwrite_reads_no_fasta(tmp_path):
+    from txformers.hub import REPO_ROOT
+
+    out = tmp_path / "sites"
+    (tmp_path / "sites.tsv").write_text("already here\n")
+    done = _refused(["splice", "predict", str(REPO_ROOT / "examples" / "minigenes.fa"), "--out", str(out)])
+    assert done.stdout.split() == ["2", "False", "False", "False"], done.stderr
+    assert "--overwrite" in done.stderr
+
+
+def test_cli_transcript_choices_match_the_annotation_reader():
+    from txformers.cli.splice import TRANSCRIPT_CHOICES
+    from txformers.datasets.annotation import TRANSCRIPT_CHOICES as READER_CHOICES
+
+    assert TRANSCRIPT_CHOICES == READER_CHOICES

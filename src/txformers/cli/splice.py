@@ -73,8 +73,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
-    records = _read_fasta(fasta)
     tsv, bed = output_file(out, ".tsv"), output_file(out, ".bed")
+    # the table and BED first: a refused overwrite stops before the FASTA is read (which imports the tokenizers)
+    check_outputs([fasta], [tsv, bed], args.overwrite)
+    records = _read_fasta(fasta)
     plots, used = {}, set()
     for name, _ in records[: max(args.plot_limit, 0)]:
         stem, number = _safe_name(name), 1
@@ -593,9 +595,12 @@ def cmd_vcf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_vcf_parser(actions: argparse._SubParsersAction) -> None:
-    from ..datasets.annotation import TRANSCRIPT_CHOICES
+# datasets.annotation.TRANSCRIPT_CHOICES, spelled out here: importing that module pulls in the Hugging Face
+# `datasets` library (through datasets.genome), which --help must not pay for (tests/cli check they agree).
+TRANSCRIPT_CHOICES = ("canonical", "mane", "all")
 
+
+def _add_vcf_parser(actions: argparse._SubParsersAction) -> None:
     vcf = actions.add_parser(
         "vcf",
         help="annotate a VCF with splice-site delta scores (SpliceAI layout); every record kept",
