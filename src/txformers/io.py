@@ -62,6 +62,20 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Iterable[str | Path], o
             raise UserError(f"output {path} is one of the inputs; choose another --out")
         if path.exists() and not overwrite:
             raise UserError(f"{path} exists; pass --overwrite to replace it or choose another --out")
+        check_writable(path.parent)
+
+
+def check_writable(folder: str | Path) -> None:
+    """Refuse an output place that cannot be written, before any work: ``folder`` (made later when missing)
+    must be a folder, or under its nearest existing ancestor, and that must be writable."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write to {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {folder}: {existing} is not writable (permission denied)")
 
 
 def check_output_folder(
@@ -74,6 +88,7 @@ def check_output_folder(
         raise UserError(f"{option} {out} is a file; give a folder")
     if out.exists() and not overwrite:
         raise UserError(f"{out} exists; pass --overwrite to replace its {what} or choose another {option}")
+    check_writable(out if out.exists() else out.parent)
     target = out.resolve()
     for folder in inputs:
         folder = Path(folder).resolve()
@@ -239,6 +254,7 @@ __all__ = [
     "atomic_write_text",
     "check_output_folder",
     "check_outputs",
+    "check_writable",
     "lock_path",
     "output_file",
     "output_lock",

@@ -36,11 +36,11 @@ def test_embed_writes_embeddings_and_report(tmp_path, tiny_model):
     done = _txformers("embed", fasta, "--model", tiny_model, "--out", out, "--per-nucleotide")
     assert done.returncode == 0, done.stderr
     data = np.load(out.with_suffix(".npz"))
-    assert list(data["names"]) == ["short one", "long"] and data["pooled"].shape == (2, 16)
+    assert list(data["names"]) == ["short", "long"] and data["pooled"].shape == (2, 16)  # names: first word
     assert data["per_nucleotide_0"].shape == (16, 16) and data["per_nucleotide_1"].shape == (240, 16)
     report = out.with_suffix(".tsv").read_text().splitlines()
     assert report[0].split("\t") == ["name", "length", "N_count", "masked_accuracy", "masked_tokens"]
-    assert report[1].split("\t")[:3] == ["short one", "16", "2"]
+    assert report[1].split("\t")[:3] == ["short", "16", "2"]
     assert "masked-nucleotide reconstruction" in done.stdout
 
 

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..io import output_file
+from ._checks import check_finite
 from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
 CELL_KEY = "X_cellformer"
@@ -49,26 +50,19 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     import numpy as np  # after the output checks: a refused run stays fast
     import torch
 
-    from ..datasets.genome import iter_fasta_records
     from ..models.splicebert import SpliceBertForMaskedLM
     from ..models.splicebert.scoring_splicebert import per_nucleotide_outputs
     from ..tasks.splicing.mlm import evaluate_mlm
-    from ..tokenizers import InvalidNucleotideError, NucleotideTokenizer
+    from ..tasks.splicing.sites import read_named_sequences
+    from ..tokenizers import NucleotideTokenizer
 
-    try:
-        records = list(iter_fasta_records(fasta))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise UserError(f"{fasta} is neither an AnnData nor a readable FASTA file ({error})") from None
-    if not records:
-        raise UserError(f"{fasta} holds no FASTA records")
+    try:  # the FASTA checks of every command: names, empty records, duplicates, invalid characters
+        records = read_named_sequences(fasta)
+    except ValueError as error:
+        raise UserError(f"{error} (the input is not an AnnData either)") from None
     names = [name for name, _ in records]
     sequences = [sequence for _, sequence in records]
     tokenizer = NucleotideTokenizer()
-    for name, sequence in records:
-        try:
-            tokenizer.validate(sequence)
-        except InvalidNucleotideError as error:
-            raise UserError(f"{fasta}, record {name!r}: {error}") from None
 
     torch.set_grad_enabled(False)
     run_device = device(args.device)
@@ -85,6 +79,7 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
         device=run_device,
     )
     pooled = np.stack([x.mean(0) for x in per_nt])
+    check_finite(pooled, "sequence embeddings", model_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"names": np.array(names), "pooled": pooled}
     if args.per_nucleotide:
@@ -196,6 +191,7 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
         }
         parts.append(model(**inputs).pooler_output.float().cpu().numpy())
     embeddings = np.concatenate(parts)
+    check_finite(embeddings, "cell embeddings", model_dir)
 
     annotated = adata.copy()  # the input file is never written back; this copy goes to PREFIX.h5ad
     annotated.obsm[CELL_KEY] = embeddings
