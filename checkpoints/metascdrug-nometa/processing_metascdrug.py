@@ -270,7 +270,9 @@ class MetaScDrugProcessor(PushToHubMixin):
 
     def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs: Any) -> list[str]:
         """Write ``processor_config.json``, ``gene_reference.json`` (when set), both tokenizers in their
-        sub-folders and a copy of this file."""
+        sub-folders and a copy of this file. The SMILES tokenizer is also saved at the top of the folder, so
+        ``AutoTokenizer.from_pretrained(folder)`` gives the drug (text) side, as it gives the text tokenizer of
+        other two-input models; only the processor encodes cells."""
         os.makedirs(save_directory, exist_ok=True)
         files = [os.path.join(save_directory, PROCESSOR_FILE)]
         with open(files[0], "w", encoding="utf-8") as handle:
@@ -288,6 +290,7 @@ class MetaScDrugProcessor(PushToHubMixin):
             files.append(path)
         self.gene_tokenizer.save_pretrained(os.path.join(save_directory, GENE_TOKENIZER_DIR))
         self.smiles_tokenizer.save_pretrained(os.path.join(save_directory, SMILES_TOKENIZER_DIR))
+        self.smiles_tokenizer.save_pretrained(save_directory)  # for AutoTokenizer.from_pretrained(save_directory)
         source = os.path.abspath(__file__)
         target = os.path.join(os.path.abspath(save_directory), os.path.basename(source))
         if source != target:

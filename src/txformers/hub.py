@@ -99,6 +99,8 @@ def register() -> None:
 
     AutoTokenizer.register(splicebert.SpliceBertConfig, fast_tokenizer_class=NucleotideTokenizer, exist_ok=True)
     AutoTokenizer.register(cellformer.CellformerConfig, slow_tokenizer_class=GeneExpressionTokenizer, exist_ok=True)
+    # a MetaSCDrug folder's top-level tokenizer is its SMILES tokenizer (AutoProcessor encodes cells and drugs)
+    AutoTokenizer.register(metascdrug.MetaScDrugConfig, fast_tokenizer_class=SmilesTokenizer, exist_ok=True)
 
     # The processor file is portable (it imports no other txformers module): it is handed the tokenizers here.
     processor = metascdrug.MetaScDrugProcessor
