@@ -147,3 +147,24 @@ def test_gene_names_and_cell_tables(scad_files, tmp_path):
     table[["response"]].astype(str).to_csv(tmp_path / "labels.tsv", sep="\t")
     with pytest.raises(ValueError, match="no numeric gene columns"):
         read_cell_table(tmp_path / "labels.tsv", label_column="response")
+
+
+def test_gene_columns_named_twice_are_an_error_unless_a_rule_is_picked(tmp_path):
+    import numpy as np
+    import pytest
+
+    from txformers.datasets.sc_drug_response import load_sc_drug_response, read_cell_table
+
+    path = tmp_path / "cells.tsv"
+    path.write_text("cell\tresponse\tTP53\tEGFR\tTP53\nc1\t1\t1\t2\t3\nc2\t0\t4\t5\t6\n")
+    with pytest.raises(ValueError, match=r"1 gene columns occur more than once: \['TP53'\]"):
+        read_cell_table(path, "response")
+    with pytest.raises(ValueError, match="TP53"):
+        load_sc_drug_response(path)
+    with pytest.warns(UserWarning, match="sum of each"):
+        summed = read_cell_table(path, "response", duplicate_genes="sum")
+    assert list(summed.var_names) == ["TP53", "EGFR"]
+    np.testing.assert_array_equal(summed.X, [[4, 2], [10, 5]])
+    with pytest.warns(UserWarning, match="first of each"):
+        expression, _ = load_sc_drug_response(path, duplicate_genes="first")
+    assert list(expression.columns) == ["TP53", "EGFR"] and expression["TP53"].tolist() == [1, 4]

@@ -78,9 +78,12 @@ def _load(folder: Path):
     return MetaScDrugForDrugResponse.from_pretrained(folder).eval(), MetaScDrugProcessor.from_pretrained(folder)
 
 
-def _resolve_drug(drug: str | None, data: Path, smiles_tables: list[str] | None) -> dict[str, Any]:
-    """``{"name", "smiles", "source"}`` of ``--drug`` (or of the drug in the SCAD file name)."""
-    from ..tasks.drug_response.inputs import read_smiles_tables, resolve_drug
+def _resolve_drug(
+    drug: str | None, data: Path, smiles_tables: list[str] | None, duplicates: str = "error"
+) -> dict[str, Any]:
+    """``{"name", "smiles", "source"}`` of ``--drug`` (or of the drug in the SCAD file name); a name the tables
+    give different SMILES is an error unless ``duplicates="first"`` (``--duplicate-drugs``)."""
+    from ..tasks.drug_response.inputs import DuplicateDrugError, read_smiles_tables, resolve_drug
 
     hint = (
         "give the drug's SMILES (e.g. --drug 'CC(=O)Nc1ccc(O)cc1'), or a CSV with drug-name and SMILES columns "
@@ -91,8 +94,10 @@ def _resolve_drug(drug: str | None, data: Path, smiles_tables: list[str] | None)
             raise UserError(f"--smiles-table {table} does not exist")
     try:
         if smiles_tables:
-            read_smiles_tables(smiles_tables)  # a malformed table is reported as such, not as an unknown drug
-        found = resolve_drug(drug, data, smiles_tables)
+            read_smiles_tables(smiles_tables, "first")  # a malformed table is reported as such, not as unknown
+        found = resolve_drug(drug, data, smiles_tables, duplicates)
+    except DuplicateDrugError as error:
+        raise UserError(str(error)) from None
     except ValueError as error:
         raise UserError(f"{error}; {hint}" if drug is not None else str(error)) from None
     if found["smiles"] is None:
@@ -124,7 +129,9 @@ def _gene_map_path(genes: list[str], data: Path, explicit: str | None) -> Path |
     return None
 
 
-def _read_cells(data: Path, layer: str | None, gene_map: str | None, label_column: str | None):
+def _read_cells(
+    data: Path, layer: str | None, gene_map: str | None, label_column: str | None, duplicate_genes: str = "error"
+):
     """``(adata, matrix, gene names for the model, gene map used)`` of an h5ad or a SCAD-style table.
 
     Table columns that are not numeric (and the label column) go to ``obs``. Entrez ids are mapped to symbols
@@ -142,7 +149,7 @@ def _read_cells(data: Path, layer: str | None, gene_map: str | None, label_colum
         if layer is not None:
             raise UserError("--layer is for .h5ad input")
         try:
-            adata = read_cell_table(data, label_column)
+            adata = read_cell_table(data, label_column, duplicate_genes)
         except ValueError as error:
             raise UserError(str(error)) from None
     if adata.n_obs == 0:
@@ -207,9 +214,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not 0.0 <= args.threshold <= 1.0:
         raise UserError(f"--threshold must be a probability in [0, 1], got {args.threshold}")
-    drug = _resolve_drug(args.drug, data, args.smiles_table)
+    drug = _resolve_drug(args.drug, data, args.smiles_table, args.duplicate_drugs)
     prefix = _column_prefix(args.name, drug)
-    adata, matrix, genes, map_path = _read_cells(data, args.layer, args.gene_map, args.label_column)
+    adata, matrix, genes, map_path = _read_cells(
+        data, args.layer, args.gene_map, args.label_column, args.duplicate_genes
+    )
     model, processor = _load(model_dir)
     try:
         pipe = DrugResponsePipeline(model=model, processor=processor, device=device(args.device))
@@ -294,7 +303,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- adapt
-def _read_labelled(data: Path, label_column: str, layer: str | None, gene_map: str | None):
+def _read_labelled(
+    data: Path, label_column: str, layer: str | None, gene_map: str | None, duplicate_genes: str = "error"
+):
     """``(expression cells x symbols, 0/1 labels, gene map used)`` with the checks of the few-shot loader."""
     from ..datasets.cells import CellsFormatError, read_cells
     from ..datasets.sc_drug_response import load_sc_drug_response, read_gene_names
@@ -316,7 +327,9 @@ def _read_labelled(data: Path, label_column: str, layer: str | None, gene_map: s
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            expression, labels = load_sc_drug_response(data, label_column, entrez_map=map_path, layer=layer)
+            expression, labels = load_sc_drug_response(
+                data, label_column, entrez_map=map_path, layer=layer, duplicate_genes=duplicate_genes
+            )
     except ValueError as error:
         raise UserError(str(error)) from None
     return expression, labels, map_path
@@ -353,8 +366,10 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             raise UserError(f"{name} must be at least {low}, got {value}")
     if args.lr <= 0:
         raise UserError(f"--lr must be positive, got {args.lr}")
-    drug = _resolve_drug(args.drug, data, args.smiles_table)
-    expression, labels, map_path = _read_labelled(data, args.label_column, args.layer, args.gene_map)
+    drug = _resolve_drug(args.drug, data, args.smiles_table, args.duplicate_drugs)
+    expression, labels, map_path = _read_labelled(
+        data, args.label_column, args.layer, args.gene_map, args.duplicate_genes
+    )
     try:
         label_array = check_labels(labels.to_numpy(), args.shots)
     except ValueError as error:
@@ -462,15 +477,19 @@ def cmd_genes(args: argparse.Namespace) -> int:
             raise UserError(f"{name} must be at least 1, got {value}")
     if importlib.util.find_spec("captum") is None:
         raise UserError("critical genes need captum: pip install captum")
-    drug = _resolve_drug(args.drug, data, args.smiles_table)
+    drug = _resolve_drug(args.drug, data, args.smiles_table, args.duplicate_drugs)
     labels = None
     if args.shots is not None:
-        expression, labels, map_path = _read_labelled(data, args.label_column, args.layer, args.gene_map)
+        expression, labels, map_path = _read_labelled(
+            data, args.label_column, args.layer, args.gene_map, args.duplicate_genes
+        )
         labels = labels.to_numpy()
     else:
         import pandas as pd
 
-        adata, matrix, genes, map_path = _read_cells(data, args.layer, args.gene_map, args.label_column)
+        adata, matrix, genes, map_path = _read_cells(
+            data, args.layer, args.gene_map, args.label_column, args.duplicate_genes
+        )
         keep = [i for i, gene in enumerate(genes) if gene]
         matrix = matrix[:, keep]
         matrix = matrix.toarray() if hasattr(matrix, "toarray") else matrix
@@ -567,6 +586,18 @@ def _add_common(parser: argparse.ArgumentParser, *, labels_required: bool = Fals
         nargs="+",
         default=None,
         help="CSV(s) of drug names and SMILES (default: the GDSC tables next to the data)",
+    )
+    parser.add_argument(
+        "--duplicate-drugs",
+        choices=("error", "first"),
+        default="error",
+        help="a drug name the SMILES tables give different SMILES: an error (default) or the first table's",
+    )
+    parser.add_argument(
+        "--duplicate-genes",
+        choices=("error", "sum", "first"),
+        default="error",
+        help="a gene column named twice in a table: an error (default), or sum / keep the first of them",
     )
 
 

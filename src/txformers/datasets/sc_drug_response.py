@@ -75,8 +75,12 @@ def load_sc_drug_response(
     label_column: str = "response",
     entrez_map: str | os.PathLike | Mapping[Any, str] | pd.Series | None = None,
     layer: str | None = None,
+    duplicate_genes: str = "error",
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Read a SCAD-format TSV/CSV or an ``.h5ad`` into ``(expression, labels)``.
+
+    A gene column named twice in a table is a ``ValueError`` naming it unless ``duplicate_genes`` is ``"sum"``
+    or ``"first"``; symbols that several Entrez ids map to keep the first column (reported).
 
     Returns:
         expression: float32 DataFrame, cells x genes (index = cell ids, columns = gene names);
@@ -99,7 +103,7 @@ def load_sc_drug_response(
     if path.endswith(".h5ad"):
         expression, raw_labels = _read_h5ad(path, label_column, layer)
     else:
-        expression, raw_labels = _read_table(path, label_column)
+        expression, raw_labels = _read_table(path, label_column, duplicate_genes)
     name = os.path.basename(path)
     if expression.index.has_duplicates:
         duplicated = expression.index[expression.index.duplicated()].unique().tolist()
@@ -159,15 +163,49 @@ def read_gene_names(path: str | os.PathLike, label_column: str = "response") -> 
     return [str(gene) for gene in header[1:] if gene != label_column]
 
 
-def read_cell_table(path: str | os.PathLike, label_column: str | None = None) -> Any:
+DUPLICATE_GENE_RULES = ("error", "sum", "first")
+
+
+def _original_columns(path: str | os.PathLike, table: pd.DataFrame, duplicate_genes: str) -> pd.DataFrame:
+    """Undo pandas' renaming of repeated header names (``TP53``, ``TP53.1``): a gene column named twice is a
+    ``ValueError`` naming the genes, unless ``duplicate_genes`` is ``"sum"`` (add the columns) or ``"first"``."""
+    if duplicate_genes not in DUPLICATE_GENE_RULES:
+        raise ValueError(f"duplicate_genes must be one of {DUPLICATE_GENE_RULES}, got {duplicate_genes!r}")
+    header = pd.read_csv(path, sep=_separator(path), header=None, nrows=1, dtype=str).iloc[0].tolist()[1:]
+    if len(header) != table.shape[1]:
+        return table
+    table.columns = [mangled if pd.isna(name) else name for name, mangled in zip(header, table.columns)]
+    repeated = table.columns.duplicated()
+    if not repeated.any():
+        return table
+    names = sorted({str(name) for name in table.columns[repeated]})
+    if duplicate_genes == "error":
+        raise ValueError(
+            f"{path}: {len(names)} gene columns occur more than once: {names[:10]}; remove them or choose a rule "
+            "(--duplicate-genes sum or first)"
+        )
+    kept = table.loc[:, ~repeated].copy()
+    if duplicate_genes == "sum":
+        for name in table.columns[repeated].unique():
+            kept[name] = table.loc[:, [name]].sum(axis=1)
+    warnings.warn(
+        f"{path}: {len(names)} gene columns occur more than once ({duplicate_genes} of each): {names[:10]}",
+        stacklevel=3,
+    )
+    return kept
+
+
+def read_cell_table(path: str | os.PathLike, label_column: str | None = None, duplicate_genes: str = "error") -> Any:
     """A SCAD-style table (one row per cell, the cell id first) as an AnnData: numeric columns are the genes
-    (``X``, float32), the others and ``label_column`` go to ``obs``; the labels are not checked."""
+    (``X``, float32), the others and ``label_column`` go to ``obs``; the labels are not checked. A gene column
+    named twice is an error unless ``duplicate_genes`` is ``"sum"`` or ``"first"``."""
     import anndata
 
     try:
         table = pd.read_csv(path, sep=_separator(path), index_col=0)
     except Exception as error:  # any parser error: name the file
         raise ValueError(f"cannot read {path} as a table ({type(error).__name__}: {error})") from None
+    table = _original_columns(path, table, duplicate_genes)
     table.index = table.index.astype(str)
     if table.index.has_duplicates:
         duplicated = table.index[table.index.duplicated()].unique().tolist()
@@ -184,8 +222,9 @@ def read_cell_table(path: str | os.PathLike, label_column: str | None = None) ->
     return anndata.AnnData(X=genes.to_numpy(np.float32), obs=obs, var=var)
 
 
-def _read_table(path: str, label_column: str) -> tuple[pd.DataFrame, pd.Series]:
+def _read_table(path: str, label_column: str, duplicate_genes: str = "error") -> tuple[pd.DataFrame, pd.Series]:
     table = pd.read_csv(path, sep=_separator(path), index_col=0)
+    table = _original_columns(path, table, duplicate_genes)
     table.index = table.index.astype(str)
     if label_column not in table.columns:
         raise ValueError(

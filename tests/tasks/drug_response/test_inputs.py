@@ -27,7 +27,7 @@ def test_smiles_tables_first_wins_and_bad_tables_are_named(tmp_path):
     pd.DataFrame({"Name": ["PLX-4720"], "CanonicalSMILES": ["C"]}).to_csv(first, index=False)
     pd.DataFrame({"drug": ["plx4720", "AR-42"], "smiles": ["CC", "CCC"]}).to_csv(second, index=False)
     pd.DataFrame({"drug": ["x"], "weight": [1]}).to_csv(bad, index=False)
-    assert read_smiles_tables([first, second]) == {"PLX4720": "C", "AR42": "CCC"}
+    assert read_smiles_tables([first, second], duplicates="first") == {"PLX4720": "C", "AR42": "CCC"}
     with pytest.raises(ValueError, match="bad.csv: needs a drug-name column"):
         read_smiles_tables([bad])
 
@@ -37,3 +37,27 @@ def test_one_drug_name_normalisation():
     assert inputs.normalize_drug_name is pipeline_metascdrug.normalize_drug_name
     assert meta_learning.normalize_drug_name is pipeline_metascdrug.normalize_drug_name
     assert pipeline_metascdrug.normalize_drug_name("plx-4720 ") == "PLX4720"
+
+
+def test_a_drug_named_twice_with_different_smiles_is_an_error_unless_a_rule_is_picked(tmp_path):
+    from txformers.tasks.drug_response.inputs import DuplicateDrugError
+
+    table, other = tmp_path / "smiles.csv", tmp_path / "other.csv"
+    pd.DataFrame({"drug": ["PLX-4720", "AR-42", "plx4720", "AR42"], "smiles": ["C", "CCO", "CC", "CCO"]}).to_csv(
+        table, index=False
+    )
+    with pytest.raises(DuplicateDrugError, match=r"1 drug names .*PLX4720 \(C at .*smiles.csv:2; CC at .*:4\)"):
+        read_smiles_tables([table])  # AR-42 twice with one SMILES is no conflict
+    assert read_smiles_tables([table], duplicates="first") == {"PLX4720": "C", "AR42": "CCO"}
+    with pytest.raises(DuplicateDrugError, match="'plx-4720' different SMILES"):
+        resolve_drug("plx-4720", None, [table])
+    assert resolve_drug("plx-4720", None, [table], duplicates="first")["smiles"] == "C"
+    assert resolve_drug("AR-42", None, [table])["smiles"] == "CCO"  # only the drug looked up matters
+    pd.DataFrame({"name": ["AR-42"], "CanonicalSMILES": ["CCN"]}).to_csv(other, index=False)
+    with pytest.raises(DuplicateDrugError, match="AR42"):  # across tables too
+        resolve_drug("AR-42", None, [table, other])
+    with pytest.raises(ValueError, match="PLX4720"):
+        pipeline_metascdrug.read_smiles_table(table)
+    assert pipeline_metascdrug.read_smiles_table(table, duplicates="first")["PLX4720"] == "C"
+    with pytest.raises(ValueError, match="PLX4720"):
+        pipeline_metascdrug.read_smiles_table({"PLX-4720": "C", "plx4720": "CC"})

@@ -61,15 +61,21 @@ def normalize_drug_name(name: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", str(name).upper())
 
 
-def read_smiles_table(table: Mapping[str, str] | str | os.PathLike) -> dict[str, str]:
+def read_smiles_table(table: Mapping[str, str] | str | os.PathLike, duplicates: str = "error") -> dict[str, str]:
     """Normalised drug name -> SMILES from a dict or a CSV with a name column (``drug``/``name``/``drug_name``)
     and a SMILES column (``smiles``, ``smiles_deepdr``, ``IsomericSMILES`` or ``CanonicalSMILES``).
+
+    A name (after normalisation) given two different SMILES is a ``ValueError`` naming the drugs, unless
+    ``duplicates="first"`` (the first one wins).
 
     >>> read_smiles_table({"Paracetamol": "CC(=O)Nc1ccc(O)cc1"})
     {'PARACETAMOL': 'CC(=O)Nc1ccc(O)cc1'}
     """
+    if duplicates not in ("error", "first"):
+        raise ValueError(f"duplicates must be 'error' or 'first', got {duplicates!r}")
     if isinstance(table, Mapping):
-        return {normalize_drug_name(name): str(smiles) for name, smiles in table.items() if smiles}
+        rows = [(str(name), str(smiles).strip()) for name, smiles in table.items() if smiles and str(smiles).strip()]
+        return _first_smiles(rows, duplicates, "the SMILES table")
     with open(table, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         lower = {column.lower(): column for column in reader.fieldnames or []}
@@ -79,10 +85,24 @@ def read_smiles_table(table: Mapping[str, str] | str | os.PathLike) -> dict[str,
             raise ValueError(
                 f"{table}: needs a drug-name column {NAME_COLUMNS} and a SMILES column, has {reader.fieldnames}"
             )
-        result: dict[str, str] = {}
-        for row in reader:
-            if row[name] and row[smiles] and row[smiles].strip():
-                result.setdefault(normalize_drug_name(row[name]), row[smiles].strip())
+        rows = [(row[name], row[smiles].strip()) for row in reader if row[name] and row[smiles] and row[smiles].strip()]
+    return _first_smiles(rows, duplicates, str(table))
+
+
+def _first_smiles(rows: list[tuple[str, str]], duplicates: str, where: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    conflicts: dict[str, set[str]] = {}
+    for drug, smiles in rows:
+        key = normalize_drug_name(drug)
+        if key in result and result[key] != smiles:
+            conflicts.setdefault(key, {result[key]}).add(smiles)
+        result.setdefault(key, smiles)
+    if conflicts and duplicates == "error":
+        listed = "; ".join(f"{key}: {sorted(values)}" for key, values in list(conflicts.items())[:5])
+        raise ValueError(
+            f"{where}: {len(conflicts)} drug names have different SMILES ({listed}); fix the table or pass "
+            "duplicates='first'"
+        )
     return result
 
 

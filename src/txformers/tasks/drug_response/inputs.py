@@ -52,13 +52,26 @@ def find_nearby(data_path: str | os.PathLike | None, relative: Sequence[tuple[st
     return found
 
 
-def read_smiles_tables(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
-    """Normalised drug name -> SMILES from CSV tables with a name column (``drug``/``name``) and a SMILES
-    column (``smiles_deepdr``, ``smiles``, ``CanonicalSMILES`` or ``IsomericSMILES``); first table wins."""
-    table: dict[str, str] = {}
+DUPLICATE_RULES = ("error", "first")
+
+
+class DuplicateDrugError(ValueError):
+    """One drug name (after normalisation) has different SMILES in the SMILES tables."""
+
+
+def smiles_sources(paths: Sequence[str | os.PathLike]) -> dict[str, list[tuple[str, str]]]:
+    """Normalised drug name -> every distinct ``(SMILES, "table:line")`` the CSV tables give it, in table order.
+
+    A table needs a name column (``drug``/``name``/``drug_name``) and a SMILES column (``smiles_deepdr``,
+    ``smiles``, ``IsomericSMILES`` or ``CanonicalSMILES``).
+    """
+    found: dict[str, list[tuple[str, str]]] = {}
     for path in paths:
-        frame = pd.read_csv(path)
-        lower = {column.lower(): column for column in frame.columns}
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: not a readable CSV table ({type(error).__name__}: {error})") from None
+        lower = {str(column).lower(): column for column in frame.columns}
         name = next((lower[c] for c in ("drug", "name", "drug_name") if c in lower), None)
         smiles_columns = ("smiles_deepdr", "smiles", "isomericsmiles", "canonicalsmiles")
         smiles = next((lower[c] for c in smiles_columns if c in lower), None)
@@ -66,30 +79,65 @@ def read_smiles_tables(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
             raise ValueError(
                 f"{path}: needs a drug-name column (drug/name) and a SMILES column, has {list(frame.columns)}"
             )
-        for drug, value in zip(frame[name], frame[smiles]):
+        for line, (drug, value) in enumerate(zip(frame[name], frame[smiles]), 2):
             if isinstance(drug, str) and isinstance(value, str) and value.strip():
-                table.setdefault(normalize_drug_name(drug), value.strip())
-    return table
+                sources = found.setdefault(normalize_drug_name(drug), [])
+                if value.strip() not in [known for known, _ in sources]:
+                    sources.append((value.strip(), f"{path}:{line}"))
+    return found
+
+
+def _conflict_text(name: str, sources: list[tuple[str, str]]) -> str:
+    return f"{name} (" + "; ".join(f"{smiles} at {where}" for smiles, where in sources) + ")"
+
+
+def read_smiles_tables(paths: Sequence[str | os.PathLike], duplicates: str = "error") -> dict[str, str]:
+    """Normalised drug name -> SMILES from CSV tables (see :func:`smiles_sources`).
+
+    A name given different SMILES (twice in a table, or by two tables) is a :class:`DuplicateDrugError` naming
+    every such drug and where each SMILES comes from, unless ``duplicates="first"``: the first table (and
+    line) wins.
+    """
+    if duplicates not in DUPLICATE_RULES:
+        raise ValueError(f"duplicates must be one of {DUPLICATE_RULES}, got {duplicates!r}")
+    found = smiles_sources(paths)
+    conflicts = {name: sources for name, sources in found.items() if len(sources) > 1}
+    if conflicts and duplicates == "error":
+        raise DuplicateDrugError(
+            f"{len(conflicts)} drug names have different SMILES in the SMILES tables: "
+            + ", ".join(_conflict_text(name, sources) for name, sources in list(conflicts.items())[:5])
+            + " -- fix the tables or pick the first (--duplicate-drugs first)"
+        )
+    return {name: sources[0][0] for name, sources in found.items()}
 
 
 def resolve_drug(
     drug: str | None,
     data_path: str | os.PathLike | None = None,
     smiles_tables: Sequence[str | os.PathLike] | None = None,
+    duplicates: str = "error",
 ) -> dict[str, Any]:
     """Find the SMILES of the dataset's drug: ``{"name", "smiles", "source"}`` (``smiles`` None if unknown).
 
     ``drug`` is a drug name (looked up in the SMILES tables) or a SMILES; without it the name comes from
-    the file name. Tables: ``smiles_tables`` or the GDSC tables found next to the data.
+    the file name. Tables: ``smiles_tables`` or the GDSC tables found next to the data. A name the tables
+    give different SMILES is a :class:`DuplicateDrugError` unless ``duplicates="first"`` (first table wins).
     """
+    if duplicates not in DUPLICATE_RULES:
+        raise ValueError(f"duplicates must be one of {DUPLICATE_RULES}, got {duplicates!r}")
     tables = list(smiles_tables) if smiles_tables else find_nearby(data_path, SMILES_TABLES)
     name = drug if drug is not None else (drug_name_from_path(data_path) if data_path is not None else None)
     if name is None:
         return {"name": None, "smiles": None, "source": "no drug given and none in the file name"}
-    lookup = read_smiles_tables(tables) if tables else {}
+    found = smiles_sources(tables) if tables else {}
     key = normalize_drug_name(name)
-    if key in lookup:
-        return {"name": name, "smiles": lookup[key], "source": f"name looked up in {[str(t) for t in tables]}"}
+    if key in found:
+        if len(found[key]) > 1 and duplicates == "error":
+            raise DuplicateDrugError(
+                f"the SMILES tables give {name!r} different SMILES: {_conflict_text(key, found[key])} -- pass "
+                "the SMILES itself as --drug, or pick the first table's (--duplicate-drugs first)"
+            )
+        return {"name": name, "smiles": found[key][0][0], "source": f"name looked up in {[str(t) for t in tables]}"}
     if drug is not None:
         from ...tokenizers.tokenization_smiles import InvalidSmilesError, parse_smiles
 
