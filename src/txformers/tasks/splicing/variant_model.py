@@ -87,10 +87,8 @@ def ratio_targets(rows: Sequence[dict]) -> np.ndarray:
     return np.array([[r.get("log2_vivo_ratio", np.nan), r.get("log2_vitro_ratio", np.nan)] for r in rows], dtype=float)
 
 
-def train_head(
-    model, features, labels, ratios, epochs: int = 300, lr: float = 1e-3, weight_decay: float = 1e-2, seed=0
-):
-    """Fit ``model.variant_head`` (re-initialised) on cached pair features, full batch with AdamW; returns the model."""
+def train_head(model, features, labels, ratios, epochs=30, lr=1e-3, weight_decay=1e-2, seed=0, batch_size=128):
+    """Fit ``model.variant_head`` (re-initialised) on cached pair features: AdamW, shuffled mini-batches; returns it."""
     torch.manual_seed(seed)
     for module in model.variant_head.modules():
         if hasattr(module, "reset_parameters"):
@@ -101,10 +99,11 @@ def train_head(
     optimizer = torch.optim.AdamW(model.variant_head.parameters(), lr=lr, weight_decay=weight_decay)
     model.variant_head.train()
     for _ in range(epochs):
-        optimizer.zero_grad()
-        loss = model.variant_loss(model.variant_head(x), y, r)
-        loss.backward()
-        optimizer.step()
+        for batch in torch.randperm(len(x)).split(batch_size):
+            optimizer.zero_grad()
+            loss = model.variant_loss(model.variant_head(x[batch]), y[batch], r[batch])
+            loss.backward()
+            optimizer.step()
     model.variant_head.eval()
     return model
 
@@ -141,9 +140,10 @@ def hexamer_scores(rows: Sequence[dict], prior: float = 10.0) -> dict[str, dict[
     destroy: dict[str, list[float]] = {}
     create: dict[str, list[float]] = {}
     for r in rows:
-        ratio = np.nanmean(np.clip([r.get("log2_vivo_ratio", np.nan), r.get("log2_vitro_ratio", np.nan)], -6, 6))
-        if np.isnan(ratio):
+        known = [v for v in (r.get("log2_vivo_ratio", np.nan), r.get("log2_vitro_ratio", np.nan)) if not np.isnan(v)]
+        if not known:
             continue
+        ratio = float(np.mean(np.clip(known, -6, 6)))
         args = (r["variant_pos"], r["exon_start"], r["exon_end"])
         for h in _hexamers(r["wt_sequence"], *args):
             destroy.setdefault(h, []).append(ratio)
