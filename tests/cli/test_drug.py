@@ -140,8 +140,10 @@ def test_predict_writes_an_annotated_copy_equal_to_a_direct_model_call(files, tm
         "paracetamol_sensitive_probability",
         "paracetamol_prediction",
         "paracetamol_ln_ic50_z",
+        "paracetamol_flag",
         "response",
     ]
+    assert table["paracetamol_flag"].isna().all()  # no cell flagged
     np.testing.assert_allclose(table["paracetamol_sensitive_probability"], probability, atol=1e-5)
     assert "24/24 panel genes" in done.stdout and "AUROC" in done.stdout
 
@@ -441,3 +443,28 @@ def test_fewshot_write_killed_midway_keeps_the_previous_json(files, tmp_path, mo
         main(_fewshot_args(files, out, "--overwrite"))
     assert json.loads(out.read_text()) == {"previous": True}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["k.json"]  # no partial file, no lock left
+
+
+def test_predict_flags_cells_with_no_expression_and_warns_once(files, tmp_path, capsys):
+    cells, labels = _cells()
+    cells.iloc[2] = 0.0  # all-zero expression
+    extra = pd.DataFrame(np.zeros((len(cells), 1), np.float32), columns=["NOTINPANEL"], index=cells.index)
+    extra.iloc[5] = 3.0
+    cells.iloc[5] = 0.0  # only a gene the model does not know
+    adata = anndata.AnnData(pd.concat([cells, extra], axis=1))
+    path = tmp_path / "cells.h5ad"
+    adata.write_h5ad(path)
+    out = tmp_path / "pred"
+    code = main(
+        ["drug", "predict", str(path), "--drug", PARACETAMOL, "--model", str(files["model"]), "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    table = pd.read_csv(out.with_suffix(".csv")).set_index("cell")
+    flags = table["drug_flag"].fillna("")
+    assert flags["c2"] == "all-zero expression" and flags["c5"] == "no expressed model genes"
+    assert (flags.drop(["c2", "c5"]) == "").all()
+    assert err.count("warning:") == 1 and "2 of 16 cells are flagged" in err
+    assert "1 all-zero expression" in err and "1 no expressed model genes" in err
+    written = anndata.read_h5ad(out.with_suffix(".h5ad"))
+    assert written.obs.loc["c2", "drug_flag"] == "all-zero expression"

@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ._checks import check_finite
 from ._common import CHECKPOINTS, UserError, check_outputs, device
 
 DEFAULT_MODEL = CHECKPOINTS / "metascdrug-meta"
@@ -228,6 +229,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "probability": f"{prefix}_sensitive_probability",
         "prediction": f"{prefix}_prediction",
         "regression": f"{prefix}_{pipe.regression_target}",
+        "flag": f"{prefix}_flag",
     }
     clashes = [column for column in columns.values() if column in adata.obs.columns]
     if clashes and not args.overwrite:
@@ -256,11 +258,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     probability = np.array([cell["sensitive_probability"] for cell in cells])
     regression = np.array([cell[pipe.regression_target] for cell in cells])
     prediction = np.array([cell["label"] for cell in cells])
+    check_finite(np.concatenate([probability, regression]), "predictions", model_dir)
+    from ..datasets.cells import flag_cells, warn_flagged
+
+    panel = {str(gene).upper() for gene in processor.genes}
+    known = [i for i, gene in enumerate(genes) if gene and str(gene).upper() in panel]
+    flags = flag_cells(matrix, known, coverage)
 
     annotated = adata.copy() if data.name.endswith(".h5ad") else adata  # the input file is never written back
     annotated.obs[columns["probability"]] = probability
     annotated.obs[columns["prediction"]] = pd.Categorical(prediction, categories=["resistant", "sensitive"])
     annotated.obs[columns["regression"]] = regression
+    annotated.obs[columns["flag"]] = flags
     runs = dict(annotated.uns.get("txformers_drug_response", {}))
     runs[prefix] = {
         "smiles": drug["smiles"],
@@ -298,6 +307,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"  against {args.label_column!r}: AUROC {scores['auroc']:.3f}, accuracy {scores['accuracy']:.3f} "
             "(zero-shot unless the model was adapted: see `txformers drug adapt`)"
         )
+    warning = warn_flagged(flags)
+    if warning:
+        print(warning, file=sys.stderr)
     print("wrote " + ", ".join(str(path) for path in outputs.values()))
     return 0
 

@@ -72,3 +72,51 @@ def read_cells(path: str | Path, *, layer: str | None = None, backed: bool = Fal
     if layer is not None and layer not in adata.layers:
         raise CellsFormatError(f"{path}: no layer {layer!r} (layers: {list(adata.layers)})")
     return adata
+
+
+def flag_cells(matrix: Any, model_columns: Any, coverage: float, min_coverage: float = 0.1) -> list[str]:
+    """Why each cell's prediction is not to be trusted ("" when nothing is wrong), for the cell commands.
+
+    ``matrix`` is cells x genes (dense or sparse), ``model_columns`` the indices of the columns whose genes the
+    model knows, ``coverage`` the fraction of the model's genes found in the file. Reasons, joined by ``;``:
+    ``all-zero expression``, ``no expressed model genes`` (only genes the model does not know are non-zero) and
+    ``low gene coverage`` (under ``min_coverage`` of the model's genes in the file: every cell).
+    """
+    import numpy as np
+
+    def nonzero_per_row(values: Any) -> np.ndarray:
+        if hasattr(values, "getnnz"):
+            values = values.tocsr()
+            values.eliminate_zeros()
+            return np.asarray(values.getnnz(axis=1)).ravel()
+        return np.count_nonzero(np.nan_to_num(np.asarray(values, dtype=np.float64)), axis=1)
+
+    total = nonzero_per_row(matrix)
+    columns = np.asarray(model_columns, dtype=np.int64)
+    known = nonzero_per_row(matrix[:, columns]) if len(columns) else np.zeros_like(total)
+    reasons = []
+    for all_genes, model_genes in zip(total, known):
+        why = []
+        if all_genes == 0:
+            why.append("all-zero expression")
+        elif model_genes == 0:
+            why.append("no expressed model genes")
+        if coverage < min_coverage:
+            why.append(f"low gene coverage ({coverage:.0%} of the model's genes)")
+        reasons.append("; ".join(why))
+    return reasons
+
+
+def warn_flagged(reasons: list[str], what: str = "cells") -> str | None:
+    """One warning line with the counts of flagged cells per reason (None when no cell is flagged)."""
+    from collections import Counter
+
+    counts = Counter(part for reason in reasons for part in reason.split("; ") if part)
+    if not counts:
+        return None
+    flagged = sum(bool(reason) for reason in reasons)
+    detail = ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
+    return (
+        f"warning: {flagged} of {len(reasons)} {what} are flagged ({detail}); their predictions are not to be "
+        "trusted (see the flag column)"
+    )
