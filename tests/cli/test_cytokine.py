@@ -275,6 +275,89 @@ def test_classify_refuses_to_overwrite_and_checks_options(data, model_dir, tmp_p
     assert (tmp_path / "calls.cells.csv").read_text() == "keep me"
 
 
+def _with_abstain_rule(model_dir: Path, folder: Path, min_probability: float) -> Path:
+    """A copy of the tiny classifier whose config abstains below ``min_probability`` (other checks off)."""
+    import shutil
+
+    shutil.copytree(model_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    hidden = config["hidden_size"]
+    config["abstain"] = {
+        "min_panel_coverage": 0.0,
+        "min_probability": min_probability,
+        "max_distance": 1e12,
+        "mean": [0.0] * hidden,
+        "scale": [1.0] * hidden,
+        "centroids": [[0.0] * hidden],
+        "distance_unit": 1.0,
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_classify_reports_unknown_calls_and_warns_about_coverage_once(data, model_dir, tmp_path):
+    source = data / "cells.h5ad"
+    adata = ad.read_h5ad(source)
+    low = adata[:, ["IL2", "IFNG", "PTPRC", "ACTB"]].copy()  # 2 of the 6 panel genes
+    low.write_h5ad(tmp_path / "low.h5ad")
+    top = _direct_probabilities(model_dir, low).max(1)
+    threshold = float(np.median(top))
+    model = _with_abstain_rule(model_dir, tmp_path / "model", threshold)
+    out = tmp_path / "calls"
+    done = _txformers("cytokine", "classify", tmp_path / "low.h5ad", "--model", model, "--out", out, "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("of 6 panel genes") == 1, done.stderr  # the coverage warning, printed once
+
+    cells = pd.read_csv(tmp_path / "calls.cells.csv")
+    unknown = top < threshold
+    assert 0 < unknown.sum() < len(unknown)
+    assert cells["unknown"].tolist() == unknown.tolist()
+    expected_top = [CANCERS[i] for i in _direct_probabilities(model_dir, low).argmax(1)]
+    assert cells["top_cancer_type"].tolist() == expected_top
+    calls = np.where(unknown, "unknown", expected_top).tolist()
+    assert cells["predicted_cancer_type"].tolist() == calls
+    assert set(cells.loc[unknown, "unknown_reasons"]) == {"probability"}
+    annotated = ad.read_h5ad(tmp_path / "calls.h5ad")
+    assert annotated.obs["cancer_type_prediction"].astype(str).tolist() == calls
+    assert annotated.obs["cancer_type_unknown"].tolist() == unknown.tolist()
+    assert (
+        f"unknown (out of the model's range, no cancer type called): {unknown.sum()} of {len(unknown)}" in done.stdout
+    )
+
+
+def test_classify_gene_map_and_cli_words_for_scaled_input(data, model_dir, tmp_path, capsys):
+    adata = ad.read_h5ad(data / "cells.h5ad")
+    ids = [f"ENSG{i:011d}" for i in range(len(GENES))]
+    renamed = ad.AnnData(np.asarray(adata.X), obs=adata.obs, var=pd.DataFrame(index=ids))
+    renamed.write_h5ad(tmp_path / "ids.h5ad")
+    pd.DataFrame({"symbol": GENES, "ensembl_gene_id": ids}).to_csv(tmp_path / "map.tsv", sep="\t", index=False)
+    command = ["cytokine", "classify", str(tmp_path / "ids.h5ad"), "--model", str(model_dir), "--device", "cpu"]
+    assert cli_main([*command, "--out", str(tmp_path / "nomap")]) == 2
+    assert "none of the model's 6 cytokine panel genes" in capsys.readouterr().err
+    assert cli_main([*command, "--out", str(tmp_path / "a"), "--gene-map", str(tmp_path / "nowhere.tsv")]) == 2
+    assert "--gene-map" in capsys.readouterr().err
+    assert cli_main([*command, "--out", str(tmp_path / "mapped"), "--gene-map", str(tmp_path / "map.tsv")]) == 0
+    cells = pd.read_csv(tmp_path / "mapped.cells.csv")
+    expected = _direct_probabilities(model_dir, adata)
+    np.testing.assert_allclose(cells[[f"p_{c}" for c in CANCERS]].to_numpy(), expected, atol=1e-5)
+
+    scaled = ad.AnnData(np.asarray(adata.X) - 5.0, var=adata.var)  # z-scored-like: negative values
+    scaled.write_h5ad(tmp_path / "scaled.h5ad")
+    args = [
+        "cytokine",
+        "classify",
+        str(tmp_path / "scaled.h5ad"),
+        "--model",
+        str(model_dir),
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    assert cli_main([*args, "--device", "cpu"]) == 2
+    error = capsys.readouterr().err
+    assert "negative values" in error and "--layer counts" in error
+    assert "mode='panel'" not in error and "layer='counts'" not in error
+
+
 # ---------------------------------------------------------------------------------------------- patterns
 def test_patterns_from_an_h5ad_with_attributions(data, model_dir, tmp_path):
     pytest.importorskip("captum")

@@ -22,6 +22,19 @@ def device(name: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# The tokenizers are used from Python too, so their errors name keyword arguments; a command says its flags.
+PYTHON_SCALED_HINT = "Use mode='panel' for scaled data, or pass raw counts (e.g. layer='counts')."
+
+
+def cli_words(error: BaseException | str, layer_option: str = "--layer") -> str:
+    """``error``'s message with the tokenizer's Python advice for z-scored input phrased for a command whose
+    AnnData layer option is ``layer_option`` (its model's mode is fixed, so only raw counts help)."""
+    return str(error).replace(
+        PYTHON_SCALED_HINT,
+        f"Pass raw counts or log-normalised values instead (e.g. {layer_option} counts for a layer of raw counts).",
+    )
+
+
 def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend (commands write PNG files; no display needed)."""
     from ..plotting import pyplot
@@ -36,6 +49,7 @@ __all__ = [
     "UserError",
     "check_output_folder",
     "check_outputs",
+    "cli_words",
     "device",
     "pyplot",
 ]

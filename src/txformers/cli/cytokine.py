@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ._common import CHECKPOINTS, UserError, check_outputs, device
+from ._common import CHECKPOINTS, UserError, check_outputs, cli_words, device
 
 DEFAULT_CANCER_TYPE_MODEL = CHECKPOINTS / "cellformer-cancer-type"
 PANELS = {"cytokine": "cytokines", "all": "all"}
@@ -120,24 +120,39 @@ def cmd_classify(args: argparse.Namespace) -> int:
     model reads its cytokine panel) with a Cellformer classifier; with --sample-column, one call per sample
     (mean class probabilities of its cells). Writes PREFIX.cells.csv (per cell: call, score, panel genes
     detected, every class probability), PREFIX.h5ad (a copy of the input with the calls in obs and the
-    probabilities in obsm['cancer_type_probabilities']) and PREFIX.samples.csv. The input is never modified."""
+    probabilities in obsm['cancer_type_probabilities']) and PREFIX.samples.csv. The input is never modified.
+    A model whose config holds an abstain rule calls cells out of its range (panel coverage, top probability,
+    distance to the training cells) 'unknown': the tables keep its top class and the reasons, the summary
+    counts them."""
     h5ad, out = Path(args.h5ad), Path(args.out)
     if not h5ad.is_file():
         raise UserError(f"AnnData file {h5ad} does not exist")
+    gene_map = Path(args.gene_map) if args.gene_map else None
+    if gene_map is not None and not gene_map.is_file():
+        raise UserError(f"--gene-map {gene_map} does not exist")
     outputs = {"cells": out.with_name(out.name + ".cells.csv"), "h5ad": out.with_name(out.name + ".h5ad")}
     if args.sample_column:
         outputs["samples"] = out.with_name(out.name + ".samples.csv")
-    check_outputs([h5ad], list(outputs.values()), args.overwrite)
+    check_outputs([h5ad, *([gene_map] if gene_map else [])], list(outputs.values()), args.overwrite)
+
+    import logging
 
     import pandas as pd  # after the output checks: a refused run imports neither pandas nor torch
     from tqdm.auto import tqdm
 
     from ..datasets.cells import read_cells
     from ..models.cellformer import CancerTypePipeline
+    from ..models.cellformer.pipeline_cellformer import UNKNOWN
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     model, tokenizer = _load_classifier(Path(args.model))
+    if gene_map is not None:
+        try:
+            n_mapped = tokenizer.add_gene_mapping(gene_map)
+        except (ValueError, KeyError, OSError) as error:
+            raise UserError(f"--gene-map {gene_map}: {error}") from None
+        print(f"--gene-map {gene_map}: {n_mapped} identifiers mapped to the model's genes", file=sys.stderr)
 
     try:
         adata = read_cells(h5ad)
@@ -167,6 +182,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         )
 
     pipe = CancerTypePipeline(model=model, tokenizer=tokenizer, device=device(args.device))
+    pipeline_log = logging.getLogger(CancerTypePipeline.__module__)
+    log_level = pipeline_log.level
+    pipeline_log.setLevel(logging.ERROR)  # its low-coverage warning repeats the one printed above
     try:
         chunks = pipe.preprocess(
             adata,
@@ -187,9 +205,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
             )
         ]
     except ValueError as error:  # e.g. negative (scaled) values
-        raise UserError(f"{h5ad}: {error}") from None
+        raise UserError(f"{h5ad}: {cli_words(error, '--layer')}") from None
+    finally:
+        pipeline_log.setLevel(log_level)
     result = pipe.postprocess(outputs_per_chunk, return_all_scores=True)
     cells = result["cells"] if args.sample_column else result
+    abstains = bool(cells) and "unknown" in cells[0]  # the model's config holds an abstain rule
 
     labels = pipe.labels
     probabilities = pd.DataFrame([cell["scores"] for cell in cells], columns=labels, index=adata.obs_names)
@@ -201,6 +222,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
             "panel_genes_detected": [c["genes_detected"] for c in cells],
         }
     )
+    if abstains:
+        table.insert(table.columns.get_loc("score"), "top_cancer_type", [c["predicted_label"] for c in cells])
+        table["unknown"] = [c["unknown"] for c in cells]
+        table["unknown_reasons"] = [";".join(c["reasons"]) for c in cells]
     if args.sample_column:
         table.insert(1, "sample", adata.obs[args.sample_column].astype(str).to_numpy())
     table = pd.concat([table, probabilities.add_prefix("p_").reset_index(drop=True)], axis=1)
@@ -208,9 +233,12 @@ def cmd_classify(args: argparse.Namespace) -> int:
     table.to_csv(outputs["cells"], index=False, float_format="%.6g")
 
     annotated = adata.copy()  # the file is never written back; this copy goes to PREFIX.h5ad
+    categories = [*labels, UNKNOWN] if abstains and UNKNOWN not in labels else labels
     annotated.obs["cancer_type_prediction"] = pd.Categorical(
-        table["predicted_cancer_type"].to_numpy(), categories=labels
+        table["predicted_cancer_type"].to_numpy(), categories=categories
     )
+    if abstains:
+        annotated.obs["cancer_type_unknown"] = table["unknown"].to_numpy(dtype=bool)
     annotated.obs["cancer_type_score"] = table["score"].to_numpy()
     annotated.obs["cancer_type_panel_genes_detected"] = table["panel_genes_detected"].to_numpy()
     annotated.obsm["cancer_type_probabilities"] = probabilities
@@ -227,6 +255,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
     )
     for label, count in table["predicted_cancer_type"].value_counts().items():
         print(f"  {label:<24} {count:>7} cells")
+    if abstains:
+        unknown = table["unknown"].to_numpy(dtype=bool)
+        reasons = Counter(reason for cell in cells for reason in cell["reasons"])
+        print(
+            f"unknown (out of the model's range, no cancer type called): {int(unknown.sum())} of {len(unknown)} cells "
+            f"({unknown.mean():.0%})" + (f"; reasons: {dict(reasons.most_common())}" if reasons else "")
+        )
+        if unknown.any():
+            tops = table.loc[unknown, "top_cancer_type"].value_counts()
+            print("  their top classes: " + ", ".join(f"{label} {count}" for label, count in tops.items()))
     if args.sample_column:
         samples = pd.DataFrame(
             [
@@ -235,6 +273,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
                     "n_cells": s["n_cells"],
                     "predicted_cancer_type": s["label"],
                     "score": s["score"],
+                    **({"top_cancer_type": s.get("predicted_label", s["label"])} if abstains else {}),
+                    **({"unknown_fraction": s["unknown_fraction"]} if "unknown_fraction" in s else {}),
                     **{f"p_{k}": v for k, v in s["scores"].items()},
                 }
                 for s in result["samples"]
@@ -367,6 +407,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     classify.add_argument("--sample-column", help="obs column of sample ids: also call each sample")
     classify.add_argument("--layer", help="layer to read instead of X (e.g. counts)")
     classify.add_argument("--gene-column", help="var column with gene symbols (default: var_names)")
+    classify.add_argument(
+        "--gene-map",
+        help="identifier-to-symbol table (TSV/CSV with a header: a symbol column and id columns, e.g. Entrez or "
+        "Ensembl) for inputs without symbols",
+    )
     classify.add_argument("--batch-size", type=int, default=256, help="cells per forward pass")
     classify.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     classify.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..io import output_file
 from ._checks import check_finite
-from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, device
+from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, cli_words, device
 
 CELL_KEY = "X_cellformer"
 
@@ -185,7 +185,7 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
                 return_tensors="pt",
             )
         except (GeneCoverageError, ValueError) as error:  # e.g. z-scored (negative) values
-            raise UserError(f"{h5ad}: {error}") from None
+            raise UserError(f"{h5ad}: {cli_words(error, '--input-layer')}") from None
         inputs = {
             key: encoded[key].to(run_device) for key in ("input_ids", "attention_mask", "expression_bins", "expression")
         }

