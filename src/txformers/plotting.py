@@ -73,7 +73,11 @@ def plot_critical_genes(result: dict[str, Any], path: str | Path, n_genes: int =
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(top) + 1.5))
     colors = ["#c0392b" if value > 0 else "#2e86c1" for value in top["mean_attribution"]]
     ax.barh(top["gene"], top["mean_abs_attribution"], xerr=top["sd_over_seeds"], color=colors)
-    ax.set_xlabel("mean |integrated gradient|\nred: pushes towards sensitive, blue: towards resistant", fontsize=9)
+    ax.set_xlabel(
+        "mean |integrated gradient| (error bars: sd over seeds)\n"
+        "red: pushes towards sensitive, blue: towards resistant",
+        fontsize=9,
+    )
     stable = result["stability"]
     ax.set_title(
         (title + "\n" if title else "")
@@ -122,9 +126,9 @@ def plot_fewshot(table: list[dict[str, Any]], labels: list[str], path: str | Pat
             values = [row.get(key, {}).get(metric, np.nan) for row in table]
             axis.bar(x + offset, values, width=0.26, color=color, label=name)
         axis.set_ylabel(metric if metric == "accuracy" else "AUROC")
-        axis.set_ylim(0.4, 1.1)
+        axis.set_ylim(0.4, 1.0)  # both metrics end at 1
         axis.axhline(0.5, color="black", linewidth=0.5, linestyle=":")
-    axes[0].legend(loc="upper center", fontsize=8, ncol=3, frameon=False)
+    axes[0].legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), fontsize=8, ncol=3, frameon=False)
     axes[0].set_title(
         "Saved few-shot results on real single cells (mean over seeds; k labelled cells per class)", fontsize=9
     )
@@ -134,30 +138,41 @@ def plot_fewshot(table: list[dict[str, Any]], labels: list[str], path: str | Pat
     plt.close(figure)
 
 
-def plot_embeddings(points: Any, cell_types: Any, samples: Any, path: str | Path, title: str) -> None:
+def plot_embeddings(
+    points: Any, cell_types: Any, samples: Any, path: str | Path, title: str, explained: Any = None
+) -> None:
     """Cells in two dimensions (``points``: n x 2, e.g. the first two principal components of embeddings),
-    coloured by cell type, one marker per sample."""
+    coloured by cell type, one marker per sample (two legends); ``explained`` (the two components' fractions of
+    the variance) goes on the axes."""
+    from matplotlib.lines import Line2D
+
     plt = pyplot()
-    figure, axis = plt.subplots(figsize=(5.6, 4.4))
+    figure, axis = plt.subplots(figsize=(7.2, 4.8))
+    cell_types, samples = np.asarray(cell_types), np.asarray(samples)
     markers = dict(zip(sorted(set(samples)), "osD^vP*X"))
     colors = dict(zip(sorted(set(cell_types)), ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
-    for cell_type in colors:
+    for cell_type, color in colors.items():
         for sample, marker in markers.items():
-            chosen = (np.asarray(cell_types) == cell_type) & (np.asarray(samples) == sample)
+            chosen = (cell_types == cell_type) & (samples == sample)
             if chosen.any():
-                axis.scatter(
-                    points[chosen, 0],
-                    points[chosen, 1],
-                    s=22,
-                    marker=marker,
-                    color=colors[cell_type],
-                    alpha=0.8,
-                    label=f"{cell_type}, {sample}",
-                )
-    axis.set_xlabel("PC 1")
-    axis.set_ylabel("PC 2")
-    axis.set_title(title, fontsize=9)
-    axis.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+                axis.scatter(points[chosen, 0], points[chosen, 1], s=26, marker=marker, color=color, alpha=0.8)
+    for index, name in enumerate(("PC 1", "PC 2")):
+        label = name if explained is None else f"{name} ({float(explained[index]):.0%} of the variance)"
+        (axis.set_xlabel if index == 0 else axis.set_ylabel)(label, fontsize=10)
+    axis.set_title(title, fontsize=10)
+    by_type = [Line2D([], [], marker="o", linestyle="", color=c, markersize=7, label=t) for t, c in colors.items()]
+    by_sample = [
+        Line2D([], [], marker=m, linestyle="", color="0.3", markersize=7, label=str(s)) for s, m in markers.items()
+    ]
+    first = axis.legend(
+        handles=by_type, title="cell type", fontsize=9, title_fontsize=9, loc="upper left",
+        bbox_to_anchor=(1.01, 1.0), frameon=False,
+    )  # fmt: skip
+    axis.add_artist(first)
+    axis.legend(
+        handles=by_sample, title="sample", fontsize=9, title_fontsize=9, loc="lower left",
+        bbox_to_anchor=(1.01, 0.0), frameon=False,
+    )  # fmt: skip
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -208,7 +223,9 @@ def plot_kl_profiles(items: list[dict[str, Any]], path: str | Path, max_distance
     """One panel per variant: KL(mut || wt) by distance to the variant (log scale, floor 1e-6).
 
     Each item has ``kl`` (the profile), ``position`` (0-based), ``sites`` (0-based splice-site
-    dinucleotide positions, shaded), ``label`` and ``score`` (its kl_context).
+    dinucleotide positions, shaded), ``label``, ``score`` and optionally ``score_name`` (default
+    ``kl_context``). Where the sequence ends inside +-``max_distance`` the panel is greyed beyond the end
+    and says so, so a profile that stops early is not read as KL falling to nothing.
     """
     plt = pyplot()
     figure, axes = plt.subplots(len(items), 1, figsize=(9, 2.3 * len(items)), squeeze=False)
@@ -221,9 +238,21 @@ def plot_kl_profiles(items: list[dict[str, Any]], path: str | Path, max_distance
         for site in item["sites"]:
             if abs(site - pos) <= max_distance:
                 axis.axvspan(site - pos - 0.5, site - pos + 0.5, color="tab:orange", alpha=0.4, linewidth=0)
+        ends = []
+        if pos < max_distance:  # the sequence starts inside the window
+            axis.axvspan(-max_distance - 1, -pos - 0.5, color="0.85", linewidth=0)
+            ends.append(f"sequence starts at {-pos} nt")
+        if len(kl) - 1 - pos < max_distance:  # and/or ends inside it
+            axis.axvspan(len(kl) - 1 - pos + 0.5, max_distance + 1, color="0.85", linewidth=0)
+            ends.append(f"sequence ends at +{len(kl) - 1 - pos} nt")
+        if ends:
+            axis.text(
+                0.99, 0.95, "; ".join(ends) + " (grey: no sequence)", transform=axis.transAxes, ha="right",
+                va="top", fontsize=8, color="0.3",
+            )  # fmt: skip
         axis.set_xlim(-max_distance - 1, max_distance + 1)
         axis.set_ylabel("KL(mut||wt)")
-        axis.set_title(f"{item['label']}: kl_context {item['score']:.2f}", fontsize=9)
+        axis.set_title(f"{item['label']}: {item.get('score_name', 'kl_context')} {item['score']:.3g}", fontsize=9)
     axes[-1, 0].set_xlabel("distance to the variant (nt); orange: splice-site dinucleotides")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -282,7 +282,12 @@ def test_computed_numbers_match_the_written_tables(demo_run):
         row = variants[variants["id"] == record["id"]].iloc[0]
         assert row["kl_context"] == pytest.approx(record["kl_context"], rel=1e-5)
         assert row["position"] == record["position"]
-    assert summary["variants"]["top_variant"] == variants.loc[variants["kl_context"].idxmax(), "id"]
+    score = summary["variants"]["score"]["name"]
+    assert score == "splice_site_kl" and (variants[score] >= 0).all()  # higher = more disruptive
+    assert summary["variants"]["top_variant"] == variants.loc[variants[score].idxmax(), "id"]
+    assert variants.sort_values("rank")[score].is_monotonic_decreasing
+    ranks = variants.set_index("id")["rank"]
+    assert ranks["acceptor_AG_to_AC"] < ranks["exon2_middle"]  # destroying the acceptor AG outranks an exon middle
 
     cells = pd.read_csv(out / "drug_response.csv")
     for name in ("metascdrug-meta", "metascdrug-nometa"):

@@ -110,6 +110,7 @@ def section_cytokine(demo: Demo) -> str:
         cells["sample"],
         demo.path("figures/cellformer_embeddings.png"),
         f"cellformer-pretrained cell embeddings (PCA), {adata.n_obs} synthetic immune cells",
+        explained=explained,
     )
 
     patterns_dir = demo.results / "cellformer/patterns"

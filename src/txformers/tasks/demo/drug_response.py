@@ -174,7 +174,13 @@ def section_drug(demo: Demo) -> str:
         + " (+ pushes towards sensitive).",
         "",
     )
-    demo.figure("figures/drug_critical_genes.png", "critical genes of the prediction on the synthetic cells")
+    demo.figure(
+        "figures/drug_critical_genes.png",
+        f"critical genes of the prediction on the synthetic cells: bar = mean |integrated gradient| over {seeds} "
+        "bootstrap samples of the cells, error bar = its standard deviation over those samples (how much the "
+        "attribution depends on which cells are drawn), colour = sign of the mean attribution (red: towards "
+        "sensitive, blue: towards resistant)",
+    )
     demo.add(
         f"**Saved few-shot results on real single cells** (`{demo.results.name}/metascdrug/single_cell_fewshot.json`): "
         f"LoRA adaptation on k labelled cells per class, scored on the other cells, mean over {n_seeds} seeds "

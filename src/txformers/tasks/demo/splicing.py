@@ -203,6 +203,13 @@ def section_splice_sites(demo: Demo) -> str:
 
 # --- 2. variants
 VARIANT_COLUMNS = ("id", "region", "position", "intron_start", "intron_end", "wt_sequence", "mut_sequence")
+# the ranking score of the variant table: >= 0, higher = more disruptive
+VARIANT_SCORE = "splice_site_kl"
+VARIANT_SCORE_TEXT = (
+    "KL(mut || wt) of the model's A/C/G/T probabilities at the annotated splice sites (mean over the donor GT, "
+    "mean over the acceptor AG, the larger of the two); 0 = the model sees the sites unchanged, higher = more "
+    "disruptive"
+)
 
 
 def section_variants(demo: Demo) -> str:
@@ -255,12 +262,22 @@ def section_variants(demo: Demo) -> str:
         records.append(record)
         sites = [int(row.intron_start), int(row.intron_start) + 1, int(row.intron_end) - 2, int(row.intron_end) - 1]
         label = f"{row.id} ({row.region}, {output['ref']}>{output['alt']} at {position + 1})"
-        profiles.append({"kl": kl, "position": position, "sites": sites, "score": output["kl_context"], "label": label})
+        profiles.append(
+            {
+                "kl": kl,
+                "position": position,
+                "sites": sites,
+                "score": record[VARIANT_SCORE],
+                "score_name": VARIANT_SCORE,
+                "label": label,
+            }
+        )
     frame = pd.DataFrame(records)
-    order = np.argsort(-frame["kl_context"].to_numpy(), kind="stable")
+    order = np.argsort(-frame[VARIANT_SCORE].to_numpy(), kind="stable")
     frame["rank"] = np.argsort(order) + 1
     with demo.path("variants.tsv").open("w") as handle:
         handle.write(f"# txformers demo: {path} with {model_dir} (zero-shot); position 1-based\n")
+        handle.write(f"# rank: by {VARIANT_SCORE} = {VARIANT_SCORE_TEXT}\n")
         frame.to_csv(handle, sep="\t", index=False, float_format="%.6g")
     top, least = int(order[0]), int(order[-1])
     plot_kl_profiles([profiles[top], profiles[least]], demo.path("figures/variant_kl_profile.png"), max_distance=100)
@@ -272,6 +289,7 @@ def section_variants(demo: Demo) -> str:
         "model": str(model_dir),
         "input": str(path),
         "variants": records,
+        "score": {"name": VARIANT_SCORE, "meaning": VARIANT_SCORE_TEXT},
         "top_variant": records[top]["id"],
         "saved": {
             "pretrained_eval": {
@@ -287,9 +305,12 @@ def section_variants(demo: Demo) -> str:
         f"`{model_dir.name}` (the masked LM, no fine-tuning) scores {len(records)} designed SNVs of "
         f"`{table['minigene'].iloc[0] if 'minigene' in table else 'a minigene'}` the way SpliceBERT does: "
         "WT and mutant go "
-        "through the model unmasked and the per-position KL(mut || wt) of the A/C/G/T probabilities is summed "
-        "in log scale over +-100 nt (**kl_context**, higher = more disruptive). donor_kl / acceptor_kl: mean KL "
-        "at the designed GT / AG; delta_p = p_mut(alt) - p_wt(ref) at the variant. Positions 1-based. The bundled "
+        "through the model unmasked and the per-position KL(mut || wt) of the A/C/G/T probabilities is taken. "
+        f"Variants are ranked by **{VARIANT_SCORE}** = {VARIANT_SCORE_TEXT}. donor_kl / acceptor_kl: the two "
+        "sites separately. delta_p = p_mut(alt) - p_wt(ref) at the variant (negative: the model finds the new "
+        "base less plausible than the old). kl_context: SpliceBERT's sum of log KL over +-100 nt around the "
+        "variant; a sum of logarithms of small numbers, so always negative and only differences between variants "
+        "mean anything (less negative = more perturbation). Positions 1-based. The bundled "
         f"masked LM is small ({model.config.num_hidden_layers} layers, hidden size {model.config.hidden_size}, "
         f"{saved.get('steps', '?')} CPU training steps; its saved evaluation is below), so its zero-shot scores are "
         "not those of the published SpliceBERT.",
@@ -301,11 +322,12 @@ def section_variants(demo: Demo) -> str:
                 "region",
                 "position",
                 "change",
-                "kl_context",
-                "kl_variant",
+                VARIANT_SCORE,
                 "donor_kl",
                 "acceptor_kl",
                 "delta_p",
+                "kl_context",
+                "kl_variant",
             ],
             [
                 [
@@ -314,11 +336,12 @@ def section_variants(demo: Demo) -> str:
                     r["region"],
                     r["position"],
                     f"{r['ref']}>{r['alt']}",
-                    r["kl_context"],
-                    r["kl_variant"],
+                    r[VARIANT_SCORE],
                     r["donor_kl"],
                     r["acceptor_kl"],
                     r["delta_p"],
+                    r["kl_context"],
+                    r["kl_variant"],
                 ]
                 for r in frame.sort_values("rank").to_dict("records")
             ],
@@ -326,8 +349,8 @@ def section_variants(demo: Demo) -> str:
     )
     demo.figure(
         "figures/variant_kl_profile.png",
-        f"KL(mut || wt) by distance to the variant: the highest kl_context ({records[top]['id']}) and the "
-        f"lowest ({records[least]['id']}); orange: the designed GT/AG",
+        f"KL(mut || wt) by distance to the variant: the highest {VARIANT_SCORE} ({records[top]['id']}) and the "
+        f"lowest ({records[least]['id']}); orange: the designed GT/AG; grey: beyond the end of the sequence",
     )
     demo.add(
         "**Saved masked-LM evaluation** of the pretrained checkpoint (held-out real pre-mRNA windows, 15 % masked; "
@@ -363,6 +386,6 @@ def section_variants(demo: Demo) -> str:
         )
     highest, lowest = records[top], records[least]
     return (
-        f"variant effects: {len(records)} SNVs scored; highest kl_context {highest['id']} "
-        f"({highest['kl_context']:.1f}), lowest {lowest['id']} ({lowest['kl_context']:.1f})"
+        f"variant effects: {len(records)} SNVs scored; highest {VARIANT_SCORE} {highest['id']} "
+        f"({highest[VARIANT_SCORE]:.3g}), lowest {lowest['id']} ({lowest[VARIANT_SCORE]:.3g})"
     )
