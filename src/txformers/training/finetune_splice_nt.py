@@ -182,10 +182,13 @@ def batch_for_step(train_ids, train_labels, train_centres, step: int, args) -> t
     run sees the same data. The annotated centre (site or decoy) weighs ``--site-weight``, the rest 1."""
     rng = np.random.default_rng([args.seed, step])
     rows = rng.integers(0, len(train_ids), args.batch_size)
-    starts = nt.random_crop_start(rng, train_ids.shape[1], args.context, args.batch_size)
+    starts = nt.random_crop_start(rng, train_ids.shape[1], args.context, args.batch_size, args.label_margin)
     columns = starts[:, None] + np.arange(args.context)[None, :]
     ids = train_ids[rows[:, None], columns].astype(np.int64)
     labels = train_labels[rows[:, None], columns].astype(np.int64)
+    if args.label_margin:  # supervise only positions with --label-margin nt of context on both sides
+        labels[:, : args.label_margin] = -100
+        labels[:, args.context - args.label_margin :] = -100
     weights = np.ones(labels.shape, dtype=np.float32)
     weights[np.arange(len(rows)), train_centres[rows] - starts] = args.site_weight
     return torch.as_tensor(ids), torch.as_tensor(labels), torch.as_tensor(weights)
@@ -332,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument(
         "--site-weight", type=float, default=1.0, help="loss weight of each window's annotated centre (others 1)"
+    )
+    parser.add_argument(
+        "--label-margin",
+        type=int,
+        default=0,
+        help="train on positions at least this many nt from both crop edges (the site always among them)",
     )
     parser.add_argument("--cnn-channels", type=int, default=32)
     parser.add_argument("--lr-flank", type=int, default=60, help="logistic regression: nt each side")

@@ -125,3 +125,9 @@ def test_predict_sequence_matches_the_model_and_reads_blocks():
     blocks = nt.predict_sequence(model, tokenizer, long, window=40, block=100)
     np.testing.assert_allclose(blocks["donor_prob"], whole["donor_prob"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(blocks["acceptor_prob"], whole["acceptor_prob"], rtol=1e-5, atol=1e-6)
+
+
+def test_random_crops_with_a_margin_keep_context_around_the_site():
+    starts = nt.random_crop_start(np.random.default_rng(1), 602, 120, 2000, margin=30)
+    assert (nt.DONOR_INDEX - starts >= 30).all() and (starts + 120 - 1 - nt.ACCEPTOR_INDEX >= 30).all()
+    assert starts.min() < starts.max()

@@ -123,9 +123,11 @@ def central_crop_start(length: int, context: int) -> int:
     return max(0, min(SITE_POSITION + 1 - context // 2, length - context))
 
 
-def random_crop_start(rng: np.random.Generator, length: int, context: int, size: int) -> np.ndarray:
-    """``size`` random crop starts that keep 0-based 299..302 (both site positions and the dinucleotide)."""
-    low, high = max(0, ACCEPTOR_INDEX - context + 1), min(DONOR_INDEX, length - context)
+def random_crop_start(rng: np.random.Generator, length: int, context: int, size: int, margin: int = 0) -> np.ndarray:
+    """``size`` random crop starts that keep 0-based 299..302 (both site positions and the dinucleotide)
+    at least ``margin`` nt from both crop edges."""
+    low = max(0, ACCEPTOR_INDEX + margin - context + 1)
+    high = min(DONOR_INDEX - margin, length - context)
     if low > high:
         raise ValueError(f"a {context}-nt crop cannot hold positions {DONOR_INDEX}-{ACCEPTOR_INDEX}")
     return rng.integers(low, high + 1, size=size)
