@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -65,7 +66,7 @@ LABELS = {
     "splicebert_random_init": "same head on a random-init encoder",
     "lightgbm_hand_features": "LightGBM on hand features",
     "zero_shot_kl_context": "zero-shot KL-context (splicebert-small-pretrained)",
-    "spliceai_max_delta": "SpliceAI max delta (benchmark only)",
+    "spliceai_max_delta": "SpliceAI max delta (benchmark only; see peer scores)",
     "mmsplice_neg_delta_logit_psi": "MMSplice -delta logit PSI",
 }
 
@@ -135,6 +136,12 @@ Kept-aside fold (prevalence {first["prevalence"]:.3f}):
 Grouped cross-validation on the development folds (out-of-fold scores):
 
 {_table(report["cv"])}
+
+Peer scores: {report.get("peers", "not run")}.
+
+Kept-aside fold, only MMSplice's `test` rows (the CAGI test variants; every ESM positive is one of them):
+
+{_table(report.get("test_mmsplice_test_rows", {}))}
 
 {verdict} Note: in `mapsy.txt` every ESM positive is one of MMSplice's `test` rows (the CAGI test
 variants, selected for strong effects); the other rows are all negatives, so these numbers mix "which
@@ -297,7 +304,8 @@ def main(argv=None) -> dict:
         }
         atomic_write_text(Path(args.save) / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
         report["saved"] = args.save
-        command = "nice -n 10 python -m txformers.training.finetune_variant_effect " + " ".join(argv or sys.argv[1:])
+        command = shlex.join(["nice", "-n", "10", "python", "-m", __spec__.name if __spec__ else __name__])
+        command += " " + shlex.join(argv or sys.argv[1:])
         report["command"] = command
         atomic_write_text(Path(args.save) / "README.md", readme(report, command))
     if args.json:
