@@ -79,3 +79,14 @@ def test_cli_transcript_choices_match_the_annotation_reader():
     from txformers.datasets.annotation import TRANSCRIPT_CHOICES as READER_CHOICES
 
     assert TRANSCRIPT_CHOICES == READER_CHOICES
+
+
+def test_refused_splice_vcf_overwrite_imports_no_datasets(tmp_path):
+    from txformers.hub import REPO_ROOT
+
+    for name in ("in.vcf", "genes.gtf", "out.vcf"):
+        (tmp_path / name).write_text("")
+    argv = ["splice", "vcf", str(tmp_path / "in.vcf"), "--fasta", str(REPO_ROOT / "examples" / "minigenes.fa")]
+    done = _refused([*argv, "--annotation", str(tmp_path / "genes.gtf"), "--out", str(tmp_path / "out.vcf")])
+    assert done.stdout.split() == ["2", "False", "False", "False"], done.stderr
+    assert "--overwrite" in done.stderr

@@ -524,10 +524,7 @@ def cmd_vcf(args: argparse.Namespace) -> int:
     order; records that cannot be scored get SpliceBERT_SKIP=<reason>. OUT ending in .gz is bgzipped and
     tabix-indexed. Outputs are written to temporary files and renamed at the end.
     """
-    from ..datasets.annotation import read_annotation
-    from ..datasets.genome import FastaReader
     from ..io import output_lock
-    from ..tasks.splicing.vcf import AnnotatorFactory, VcfOptions, annotate_vcf, parse_shard, read_header
 
     source, fasta, annotation, out = Path(args.vcf), Path(args.fasta), Path(args.annotation), Path(args.out)
     for path in (source, fasta, annotation):
@@ -537,6 +534,8 @@ def cmd_vcf(args: argparse.Namespace) -> int:
         raise UserError("--distance, --batch-size and --workers must be at least 1, --max-indel at least 0")
     shard = None
     if args.shard:
+        from ..tasks.splicing.vcf import parse_shard
+
         try:
             shard = parse_shard(args.shard)
         except ValueError as error:
@@ -548,6 +547,11 @@ def cmd_vcf(args: argparse.Namespace) -> int:
     if str(out).endswith(".gz"):
         outputs.append(Path(str(out) + ".tbi"))
     check_outputs([source, fasta, annotation], outputs, args.overwrite)
+    # after the output checks: these import the Hugging Face datasets library (through datasets.genome)
+    from ..datasets.annotation import read_annotation
+    from ..datasets.genome import FastaReader
+    from ..tasks.splicing.vcf import AnnotatorFactory, VcfOptions, annotate_vcf, read_header
+
     model = _vcf_model(args.model)
     mlm = str(args.kl_model) if args.kl_context else None
     if mlm:
