@@ -643,7 +643,7 @@ def _add_vcf_parser(actions: argparse._SubParsersAction) -> None:
     vcf.add_argument("--regions", action="append", help="chr:start-end (tabix-indexed input); repeat or comma-join")
     vcf.add_argument("--shard", default=None, help="K/N: the K-th of N contiguous parts (1-based)")
     vcf.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    vcf.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass (default 64)")
+    vcf.add_argument("--batch-size", type=int, default=16, help="sequences per forward pass (default 16)")
     vcf.add_argument("--records-per-batch", type=int, default=256, help="records read per batch (default 256)")
     vcf.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     vcf.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -82,12 +82,13 @@ def test_annotated_vcf_keeps_every_line_in_order_with_reasons(inputs, tmp_path):
         assert cols_out[:7] == cols_in[:7] and cols_out[8:] == cols_in[8:]
         assert cols_in[7] == "." or cols_out[7].startswith(cols_in[7] + ";")
     by_id = {line.split("\t")[2]: line for line in lines_out}
-    for reason in ("ref_mismatch", "unknown_contig", "outside_genes", "indel_too_long"):
+    for reason in ("ref_mismatch", "unknown_contig", "outside_genes", "indel_too_long", "n_rich"):
         assert _info(by_id[reason])["SpliceBERT_SKIP"] == reason
     assert _info(by_id["symbolic"])["SpliceBERT_SKIP"] == "symbolic_allele"
     assert summary["skipped"] == {
         "indel_too_long": 1,
         "malformed": 1,
+        "n_rich": 1,
         "outside_genes": 1,
         "ref_mismatch": 1,
         "symbolic_allele": 1,
@@ -161,3 +162,57 @@ def test_shards_join_to_the_whole(inputs, tmp_path):
     assert parse_shard("2/5") == (2, 5)
     with pytest.raises(ValueError):
         parse_shard("0/5")
+
+
+def test_kl_context_for_snvs_only(inputs):
+    import torch
+
+    from txformers import SpliceBertConfig, SpliceBertForMaskedLM
+
+    folder, fasta, gtf, vcf = inputs
+    torch.manual_seed(0)
+    config = SpliceBertConfig(
+        num_hidden_layers=1, hidden_size=32, num_attention_heads=4, intermediate_size=64, max_position_embeddings=514
+    )
+    annotator = VcfAnnotator(
+        MotifSpliceModel(),
+        NucleotideTokenizer(),
+        FastaReader(fasta),
+        read_annotation(gtf),
+        VcfOptions(kl_context=True),
+        mlm=SpliceBertForMaskedLM(config).eval(),
+    )
+    wanted = ("plus_donor_snv", "minus_donor_snv", "deletion")
+    lines = [line + "\n" for line in vcf_records(make_genome()) if line.split("\t")[2] in wanted]
+    results = {line.split("\t")[2]: _info(line) for line, _, _ in annotator.annotate(lines)}
+    for vid in wanted[:2]:
+        allele, symbol, score = results[vid]["SpliceBERT_KL"].split("|")
+        assert np.isfinite(float(score)) and symbol in ("G1", "G2")
+    assert "SpliceBERT_KL" not in results["deletion"]
+    assert "SpliceBERT_KL" in "".join(annotator.header_lines("m"))
+
+
+def test_worker_processes_give_the_same_output(inputs, tmp_path):
+    import torch
+
+    from txformers import SpliceBertConfig, SpliceBertForTokenClassification
+    from txformers.tasks.splicing.vcf import AnnotatorFactory
+
+    folder, fasta, gtf, vcf = inputs
+    torch.manual_seed(0)
+    config = SpliceBertConfig(
+        num_hidden_layers=1,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        num_labels=3,
+        id2label={0: "none", 1: "acceptor", 2: "donor"},
+        label2id={"none": 0, "acceptor": 1, "donor": 2},
+    )
+    SpliceBertForTokenClassification(config).save_pretrained(tmp_path / "model")
+    factory = AnnotatorFactory(str(tmp_path / "model"), str(fasta), read_annotation(gtf), VcfOptions(), device="cpu")
+    one, two = tmp_path / "one.vcf", tmp_path / "two.vcf"
+    annotate_vcf(str(vcf), str(one), factory, progress=False, records_per_batch=3)
+    annotate_vcf(str(vcf), str(two), factory, progress=False, records_per_batch=3, workers=2)
+    assert one.read_text() == two.read_text()

@@ -2,7 +2,8 @@
 
 Genome: one 3,000-nt contig named ``1`` in the FASTA but ``chr1`` in the GTF and the VCF (the naming mismatch).
 G1 (plus strand) has exons [200,400), [600,800), [1000,1200); G2 (minus strand) [1500,1700), [1900,2100),
-[2300,2500) (0-based, half-open), with planted GT...AG introns in transcript orientation.
+[2300,2500) (0-based, half-open), with planted GT...AG introns in transcript orientation, and 80 N at
+[1760,1840).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def make_genome() -> str:
         seq[end : end + 2], seq[start - 2 : start] = "GT", "AG"
     for (_, end), (start, _) in zip(G2_EXONS, G2_EXONS[1:]):  # minus: CT after genome-left exon, AC before
         seq[end : end + 2], seq[start - 2 : start] = "CT", "AC"
+    seq[1760:1840] = "N" * 80  # an assembly gap inside G2's first intron
     return "".join(seq)
 
 
@@ -66,6 +68,7 @@ def vcf_records(genome: str) -> list[str]:
         rec(1300, genome[1300], other(genome[1300]), "outside_genes"),
         rec(1600, genome[1600], "<DEL>", "symbolic"),
         rec(1650, genome[1650 : 1650 + 61], genome[1650], "indel_too_long"),
+        rec(1800, "N", "A", "n_rich"),
         "chr1\t1700\tshort_line\tA",
         rec(250, genome[250], other(genome[250]), "after_bad_lines"),
     ]

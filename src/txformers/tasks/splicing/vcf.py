@@ -68,8 +68,8 @@ class VcfOptions:
     cost of filling a 1,024-nt window (attention is quadratic)."""
     max_n_fraction: float = 0.1
     """A record whose ±D reference span is more than this fraction N (or past a contig end) is ``n_rich``."""
-    batch_size: int = 64
-    """Sequences per forward pass."""
+    batch_size: int = 16
+    """Sequences per forward pass (16 x 401 nt keeps the attention buffers small; peak memory stays flat)."""
     kl_context: bool = False
     """Add ``SpliceBERT_KL`` (masked-LM KL-context) for SNVs."""
     kl_distance: int = 100
@@ -330,6 +330,7 @@ class VcfAnnotator:
                     info.append("SpliceBERT_KL=" + ",".join(kl_entries))
             cols[7] = ";".join(info) if cols[7] in (".", "") else cols[7] + ";" + ";".join(info)
             results.append(("\t".join(cols) + "\n", record.skip, rows))
+        _release_memory()
         return results
 
     def header_lines(self, model_name: str) -> list[str]:
@@ -377,6 +378,17 @@ class AnnotatorFactory:
         return VcfAnnotator(
             model, NucleotideTokenizer(), FastaReader(self.fasta), self.annotation, self.options, mlm, self.device
         )
+
+
+def _release_memory() -> None:
+    """Hand freed heap back to the system after a batch (glibc): without it the resident size of a long run
+    crept up by ~15 MB per 256 records, from fragmentation by batches of varying shapes."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 # ---------------------------------------------------------------------------------------------- reading
