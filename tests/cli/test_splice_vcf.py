@@ -59,6 +59,7 @@ def test_cli_writes_bgzipped_vcf_and_tsv(setup, tmp_path):
 def test_missing_default_model_is_named(setup, tmp_path, capsys, monkeypatch):
     folder, fasta, gtf, vcf, _ = setup
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("txformers.hub.CHECKPOINTS", tmp_path / "no_checkpoints")  # as if not bundled
     code = main(["splice", "vcf", str(vcf), "--fasta", str(fasta), "--annotation", str(gtf), "--out",
                  str(tmp_path / "o.vcf")])  # fmt: skip
     err = capsys.readouterr().err
