@@ -188,6 +188,12 @@ class VcfAnnotator:
         window = model_window(model, tokenizer)
         room = (window - (2 * o.distance + 1) - o.max_indel) // 2
         self.context = max(room, 0) if o.context is None else max(0, min(o.context, room))
+        # a model trained on short windows (config.window_size) reads them: overlapping windows, each position
+        # taken from the window where it is most central, and context of half a window beyond +-D
+        self.window = getattr(model.config, "window_size", None)
+        if self.window:
+            self.window = int(min(self.window, window))
+            self.context = min(self.context, self.window // 2)
         if o.kl_context:
             self.context = max(self.context, o.kl_distance - o.distance)
         self.contigs = ContigMap(fasta.chroms, annotation.chroms)
@@ -262,6 +268,8 @@ class VcfAnnotator:
             self.tokenizer,
             sequences,
             batch_size=self.options.batch_size,
+            window_size=self.window,
+            stride=max(1, self.window // 8) if self.window else None,
             select=lambda out: torch.softmax(out.logits.float(), dim=-1)[..., ids],
             device=self.device,
         )
