@@ -25,7 +25,13 @@ from txformers.cards import (
 )
 from txformers.hub import REPO_ROOT as ROOT
 
-CARDS = sorted((ROOT / "model_cards").glob("*.md")) + sorted((ROOT / "checkpoints").glob("*/README.md"))
+# Cards rendered from templates (bundled checkpoints); the new per-nt and variant-effect checkpoints carry
+# README files written by their training scripts until their templates exist (issues 13, 15).
+CARDS = sorted((ROOT / "model_cards").glob("*.md")) + sorted(
+    path
+    for path in (ROOT / "checkpoints").glob("*/README.md")
+    if (ROOT / "model_cards" / f"{path.parent.name}.md").exists()
+)
 PRESENT = [name for name, entry in BUNDLED.items() if (ROOT / entry["results"]).is_file()]
 
 
