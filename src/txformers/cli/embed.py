@@ -14,6 +14,18 @@ from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, cli_words, de
 CELL_KEY = "X_cellformer"
 
 
+def torch_no_grad(function):
+    """Run ``function`` without gradients, restoring the caller's grad mode (torch imported only when called)."""
+
+    def wrapper(*args, **kwargs):
+        import torch
+
+        with torch.no_grad():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     """Embeddings of FASTA sequences or of the cells of an AnnData (.h5ad or .zarr), told apart by content.
 
@@ -34,6 +46,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return _embed_sequences(args, source)
 
 
+@torch_no_grad
 def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     """Per-sequence (mean over nucleotides) and optional per-nucleotide SpliceBERT embeddings."""
     if args.npy or args.layer_name or args.gene_column:
@@ -48,7 +61,6 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     check_outputs([fasta], outputs, args.overwrite)
 
     import numpy as np  # after the output checks: a refused run stays fast
-    import torch
 
     from ..models.splicebert import SpliceBertForMaskedLM
     from ..models.splicebert.scoring_splicebert import per_nucleotide_outputs
@@ -64,7 +76,6 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     sequences = [sequence for _, sequence in records]
     tokenizer = NucleotideTokenizer()
 
-    torch.set_grad_enabled(False)
     run_device = device(args.device)
     mlm = SpliceBertForMaskedLM.from_pretrained(model_dir).to(run_device).eval()
     layer = args.layer
@@ -107,6 +118,7 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     return 0
 
 
+@torch_no_grad
 def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     """One Cellformer embedding per cell, into a copy of the AnnData (obsm['X_cellformer']) and an optional .npy."""
     from ..hub import resolve_checkpoint
@@ -126,7 +138,6 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     import json
 
     import numpy as np  # after the output checks: a refused run stays fast
-    import torch
 
     from ..datasets.cells import CellsFormatError, read_cells
     from ..models.cellformer import CellformerModel
@@ -160,7 +171,6 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
         f"{len(names)} genes are not in the vocabulary"
     )
 
-    torch.set_grad_enabled(False)
     run_device = device(args.device)
     from transformers.utils import logging as hf_logging
 
