@@ -14,18 +14,6 @@ from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, cli_words, de
 CELL_KEY = "X_cellformer"
 
 
-def torch_no_grad(function):
-    """Run ``function`` without gradients, restoring the caller's grad mode (torch imported only when called)."""
-
-    def wrapper(*args, **kwargs):
-        import torch
-
-        with torch.no_grad():
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
 def cmd_embed(args: argparse.Namespace) -> int:
     """Embeddings of FASTA sequences or of the cells of an AnnData (.h5ad or .zarr), told apart by content.
 
@@ -46,7 +34,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return _embed_sequences(args, source)
 
 
-@torch_no_grad
 def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     """Per-sequence (mean over nucleotides) and optional per-nucleotide SpliceBERT embeddings."""
     if args.npy or args.layer_name or args.gene_column:
@@ -118,7 +105,6 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     return 0
 
 
-@torch_no_grad
 def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     """One Cellformer embedding per cell, into a copy of the AnnData (obsm['X_cellformer']) and an optional .npy."""
     from ..hub import resolve_checkpoint
@@ -138,6 +124,7 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     import json
 
     import numpy as np  # after the output checks: a refused run stays fast
+    import torch
 
     from ..datasets.cells import CellsFormatError, read_cells
     from ..models.cellformer import CellformerModel
@@ -199,7 +186,8 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
         inputs = {
             key: encoded[key].to(run_device) for key in ("input_ids", "attention_mask", "expression_bins", "expression")
         }
-        parts.append(model(**inputs).pooler_output.float().cpu().numpy())
+        with torch.no_grad():
+            parts.append(model(**inputs).pooler_output.float().cpu().numpy())
     embeddings = np.concatenate(parts)
     check_finite(embeddings, "cell embeddings", model_dir)
 

