@@ -48,11 +48,21 @@ def cmd_variant_effect_table(args: argparse.Namespace) -> int:
 
     from ..models.splicebert import SpliceBertForVariantEffect
     from ..tasks.splicing.variant_model import score_pairs
+    from ..tasks.splicing.variant_stack import has_stack, score_pairs_stacked
 
-    model = SpliceBertForVariantEffect.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    print(f"scoring {sum(not r['reason'] for r in rows)} of {len(rows)} rows with {model_dir}", file=sys.stderr)
-    scores = score_pairs(model, tokenizer, rows, batch_size=args.batch_size, device=device(args.device))
+    stacked = has_stack(model_dir)
+    what = "stacked LightGBM over SpliceBERT features" if stacked else "SpliceBertForVariantEffect"
+    scorable = sum(not r["reason"] for r in rows)
+    print(f"scoring {scorable} of {len(rows)} rows with {model_dir} ({what})", file=sys.stderr)
+    if stacked:
+        try:
+            scores = score_pairs_stacked(model_dir, rows, batch_size=args.batch_size, device=device(args.device))
+        except FileNotFoundError as error:
+            raise UserError(str(error)) from None
+    else:
+        model = SpliceBertForVariantEffect.from_pretrained(model_dir).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        scores = score_pairs(model, tokenizer, rows, batch_size=args.batch_size, device=device(args.device))
 
     frame = table.copy()
     if "ID" not in frame:
@@ -67,7 +77,7 @@ def cmd_variant_effect_table(args: argparse.Namespace) -> int:
     frame["reason"] = [r["reason"] for r in rows]
     swapped = sum(r["swapped"] for r in rows)
     header = [
-        f"# txformers splice variants: {source} with {model_dir} (SpliceBertForVariantEffect)",
+        f"# txformers splice variants: {source} with {model_dir} ({what})",
         "# score = P(exonic splicing mutation), higher = more likely splice-disrupting; empty score: see reason",
         f"# orientation: {swapped} pair(s) listed mutant-first (WT_ID ending in M, MUT_ID in W) were swapped before "
         "scoring; exon_start_nt/exon_end_nt: 0-based half-open exon in the WT sequence",

@@ -1,0 +1,321 @@
+"""Stacked splice variant-effect model on MaPSy pairs: LightGBM over hand features and our own models' outputs.
+
+Features per WT / mutant pair (rows of :func:`~txformers.datasets.mapsy_pairs.read_pairs`), every one computed
+from the pair itself with txformers models (never from SpliceAI or MMSplice):
+
+* :func:`site_model_features`: a per-nucleotide splice-site model (``SpliceBertForTokenClassification`` with
+  ``none / acceptor / donor`` labels, e.g. ``checkpoints/splicebert-small-splice-sites-nt``) run on WT and
+  mutant: acceptor / donor probability at the exon's boundaries in each and their change (probability and
+  logit), the largest acceptor / donor gain and loss anywhere (SpliceAI-style delta scores, from our model),
+  and the change at the variant.
+* :func:`mlm_features`: the masked LM's zero-shot scores (KL-context, KL at the variant and at the splice
+  sites, delta-p), the LM's log-odds of the alternative over the reference base in the WT context, and the
+  summed KL over the exon and over the flanks.
+* :data:`~txformers.tasks.splicing.variant_model.HAND_FEATURES` (hexamer tables learnt inside the training
+  rows only) and, optionally, the fine-tuned ``SpliceBertForVariantEffect`` head's score (out-of-fold in
+  training: never a prediction on a pair the head was trained on).
+
+:class:`StackedVariantModel` holds the LightGBM booster, the hexamer tables and the feature names; it saves
+to / loads from ``stacked.json`` + ``stacked_lightgbm_seed*.txt`` next to a variant-effect checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import variant_model as vm
+
+SITE_FEATURES = (
+    "site_acceptor_wt",
+    "site_acceptor_mut",
+    "site_acceptor_delta",
+    "site_acceptor_delta_logit",
+    "site_donor_wt",
+    "site_donor_mut",
+    "site_donor_delta",
+    "site_donor_delta_logit",
+    "site_acceptor_gain_max",
+    "site_acceptor_loss_max",
+    "site_donor_gain_max",
+    "site_donor_loss_max",
+    "site_abs_delta_max",
+    "site_exon_delta_sum",
+    "site_variant_delta",
+)
+MLM_FEATURES = (
+    "mlm_kl_context",
+    "mlm_kl_variant",
+    "mlm_delta_p",
+    "mlm_acceptor_kl",
+    "mlm_donor_kl",
+    "mlm_splice_site_delta_p",
+    "mlm_log_odds_alt_ref",
+    "mlm_kl_exon_sum",
+    "mlm_kl_flank_sum",
+    "mlm_kl_window10_sum",
+)
+HEAD_FEATURE = "variant_head_score"
+STACK_FILE = "stacked.json"
+BOUNDARY_SLACK = 2
+"""Boundary probabilities are the largest within this many nt of the annotated position (conventions differ by 1)."""
+
+
+def _logit(p, eps: float = 1e-4):
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+def _near(track: np.ndarray, position: int, slack: int = BOUNDARY_SLACK) -> float:
+    low, high = max(position - slack, 0), min(position + slack + 1, len(track))
+    return float(track[low:high].max()) if high > low else float("nan")
+
+
+def site_tracks(model, tokenizer, sequences: Sequence[str], batch_size: int = 64) -> list[np.ndarray]:
+    """``(L, 2)`` acceptor / donor probabilities per sequence from a per-nucleotide splice-site model
+    (windows of ``config.window_size`` nt, stride 1/4 window, each position from its most central window)."""
+    import torch
+
+    from ...models.splicebert.scoring_splicebert import per_nucleotide_outputs
+
+    label2id = {str(k).lower(): int(v) for k, v in model.config.label2id.items()}
+    columns = [label2id["acceptor"], label2id["donor"]]
+    window = getattr(model.config, "window_size", None)
+    stride = max(1, window // 4) if window else None
+    return per_nucleotide_outputs(
+        model,
+        tokenizer,
+        list(sequences),
+        window_size=window,
+        stride=stride,
+        batch_size=batch_size,
+        select=lambda outputs: torch.softmax(outputs.logits.float(), dim=-1)[..., columns],
+    )
+
+
+def site_features_from_tracks(row: dict, wt: np.ndarray, mut: np.ndarray) -> list[float]:
+    """:data:`SITE_FEATURES` of one pair from its WT and mutant ``(L, 2)`` acceptor / donor tracks."""
+    start, end, pos = row["exon_start"], row["exon_end"], row["variant_pos"]
+    delta = mut - wt
+    acc_wt, acc_mut = _near(wt[:, 0], start), _near(mut[:, 0], start)
+    don_wt, don_mut = _near(wt[:, 1], end - 1), _near(mut[:, 1], end - 1)
+    return [
+        acc_wt,
+        acc_mut,
+        acc_mut - acc_wt,
+        float(_logit(acc_mut) - _logit(acc_wt)),
+        don_wt,
+        don_mut,
+        don_mut - don_wt,
+        float(_logit(don_mut) - _logit(don_wt)),
+        float(delta[:, 0].max()),
+        float(-delta[:, 0].min()),
+        float(delta[:, 1].max()),
+        float(-delta[:, 1].min()),
+        float(np.abs(delta).max()),
+        float(delta[start:end].sum()),
+        float(delta[max(pos - 3, 0) : pos + 4].sum()),
+    ]
+
+
+def site_model_features(model, tokenizer, rows: Sequence[dict], batch_size: int = 64) -> np.ndarray:
+    """The :data:`SITE_FEATURES` matrix of scorable rows (WT and mutant read in one batch stream)."""
+    sequences = [r["wt_sequence"] for r in rows] + [r["mut_sequence"] for r in rows]
+    tracks = site_tracks(model, tokenizer, sequences, batch_size)
+    n = len(rows)
+    return np.asarray([site_features_from_tracks(r, tracks[i], tracks[n + i]) for i, r in enumerate(rows)], float)
+
+
+def mlm_features_from_probabilities(row: dict, p_wt: np.ndarray, p_mut: np.ndarray) -> list[float]:
+    """:data:`MLM_FEATURES` of one pair from the LM's ``(L, 4)`` A/C/G/T probabilities on WT and mutant."""
+    from ...models.splicebert.scoring_splicebert import NUCLEOTIDES, kl_profile, variant_scores
+
+    start, end, pos = row["exon_start"], row["exon_end"], row["variant_pos"]
+    scores = variant_scores(p_wt, p_mut, row["wt_sequence"], row["mut_sequence"], pos, sites=(start, end))
+    kl = kl_profile(p_wt, p_mut)
+    ref, alt = NUCLEOTIDES.find(row["ref"]), NUCLEOTIDES.find(row["alt"])
+    log_odds = float(np.log(p_wt[pos, alt] + 1e-6) - np.log(p_wt[pos, ref] + 1e-6)) if min(ref, alt) >= 0 else np.nan
+    near = kl[max(pos - 10, 0) : pos + 11].sum() - kl[pos]
+    return [
+        scores["kl_context"],
+        scores["kl_variant"],
+        scores["delta_p"],
+        scores.get("acceptor_kl", np.nan),
+        scores.get("donor_kl", np.nan),
+        scores.get("splice_site_delta_p", np.nan),
+        log_odds,
+        float(kl[start:end].sum() - kl[pos]),
+        float(kl[:start].sum() + kl[end:].sum()),
+        float(near),
+    ]
+
+
+def mlm_features(model, tokenizer, rows: Sequence[dict], batch_size: int = 64) -> np.ndarray:
+    """The :data:`MLM_FEATURES` matrix of scorable rows from a SpliceBERT masked LM."""
+    from ...models.splicebert.scoring_splicebert import nucleotide_probabilities
+
+    sequences = [r["wt_sequence"] for r in rows] + [r["mut_sequence"] for r in rows]
+    probabilities = nucleotide_probabilities(model, tokenizer, sequences, batch_size=batch_size)
+    n = len(rows)
+    return np.asarray(
+        [mlm_features_from_probabilities(r, probabilities[i], probabilities[n + i]) for i, r in enumerate(rows)],
+        float,
+    )
+
+
+# ------------------------------------------------------------------------------------------ the stacker
+DEFAULT_PARAMS = dict(
+    n_estimators=300,
+    learning_rate=0.03,
+    num_leaves=15,
+    min_child_samples=20,
+    subsample=0.8,
+    subsample_freq=1,
+    colsample_bytree=0.8,
+    reg_lambda=1.0,
+    verbose=-1,
+    n_jobs=1,
+)
+
+
+class StackedVariantModel:
+    """LightGBM over hand features + model-derived feature blocks; ``fit`` / ``predict`` / ``save`` / ``load``.
+
+    ``blocks`` names the extra feature blocks (``"site"``, ``"mlm"``, ``"head"``) in the column order
+    the caller passes them to :meth:`matrix`. One booster per seed; :meth:`predict` averages them.
+    """
+
+    def __init__(self, blocks: Sequence[str] = (), params: dict | None = None, seeds: Sequence[int] = (0,)):
+        self.blocks = list(blocks)
+        self.params = {**DEFAULT_PARAMS, **(params or {})}
+        self.seeds = list(seeds)
+        self.tables: dict[str, dict[str, float]] = {}
+        self.boosters: list = []
+        self.meta: dict = {}
+
+    @property
+    def feature_names(self) -> list[str]:
+        names = list(vm.HAND_FEATURES)
+        for block in self.blocks:
+            names += {"site": list(SITE_FEATURES), "mlm": list(MLM_FEATURES), "head": [HEAD_FEATURE]}[block]
+        return names
+
+    def matrix(self, rows: Sequence[dict], extra: dict[str, np.ndarray]) -> np.ndarray:
+        """Hand features (with this model's hexamer tables) followed by ``extra[block]`` for each block."""
+        parts = [vm.hand_features(rows, self.tables).reshape(len(rows), len(vm.HAND_FEATURES))]
+        for block in self.blocks:
+            parts.append(np.asarray(extra[block], dtype=float).reshape(len(rows), -1))
+        return np.hstack(parts)
+
+    def fit(self, rows: Sequence[dict], extra: dict[str, np.ndarray], labels=None) -> StackedVariantModel:
+        import lightgbm
+
+        self.tables = vm.hexamer_scores(rows)
+        labels = np.asarray([r["label"] for r in rows] if labels is None else labels)
+        x = self.matrix(rows, extra)
+        self.boosters = []
+        for seed in self.seeds:
+            model = lightgbm.LGBMClassifier(**self.params, random_state=seed)
+            model.fit(x, labels)
+            self.boosters.append(model.booster_)
+        return self
+
+    def predict(self, rows: Sequence[dict], extra: dict[str, np.ndarray]) -> np.ndarray:
+        """P(exonic splicing mutation) per row: the mean over the seeds' boosters."""
+        if not rows:
+            return np.zeros(0)
+        x = self.matrix(rows, extra)
+        return np.mean([np.asarray(b.predict(x), dtype=float) for b in self.boosters], axis=0)
+
+    def save(self, folder) -> None:
+        """``stacked.json`` (blocks, parameters, hexamer tables, ``meta``) and one LightGBM text file per seed."""
+        from ...io import atomic_write_text
+
+        folder = Path(folder)
+        names = [f"stacked_lightgbm_seed{seed}.txt" for seed in self.seeds]
+        for name, booster in zip(names, self.boosters):
+            atomic_write_text(folder / name, booster.model_to_string())
+        meta = {"blocks": self.blocks, "params": self.params, "seeds": self.seeds, "boosters": names}
+        meta.update(feature_names=self.feature_names, meta=self.meta, hexamer_tables=self.tables)
+        atomic_write_text(folder / STACK_FILE, json.dumps(meta) + "\n")
+
+    @classmethod
+    def load(cls, folder) -> StackedVariantModel:
+        import lightgbm
+
+        folder = Path(folder)
+        meta = json.loads((folder / STACK_FILE).read_text())
+        model = cls(meta["blocks"], meta["params"], meta["seeds"])
+        model.tables, model.meta = meta["hexamer_tables"], meta.get("meta", {})
+        model.boosters = [lightgbm.Booster(model_str=(folder / name).read_text()) for name in meta["boosters"]]
+        for booster in model.boosters:
+            if booster.num_feature() != len(model.feature_names):
+                raise ValueError(
+                    f"{folder}: a booster has {booster.num_feature()} features, expected {len(model.feature_names)}"
+                )
+        return model
+
+
+def _model_path(name: str, folder: Path):
+    """A feature model named in ``stacked.json``: as given (relative to the working directory or the repository),
+    else a bundled checkpoint of that name."""
+    from ...hub import CHECKPOINTS, REPO_ROOT
+
+    for candidate in (Path(name), REPO_ROOT / name, CHECKPOINTS / Path(name).name, folder.parent / Path(name).name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the stacked model in {folder} needs the feature model {name}, which is not here")
+
+
+def score_pairs_stacked(folder, rows: Sequence[dict], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """P(exonic splicing mutation) per row of :func:`~txformers.datasets.mapsy_pairs.read_pairs` from the stacked
+    model in a variant-effect checkpoint folder; NaN where the row has a ``reason``."""
+    from transformers import AutoModelForMaskedLM, AutoModelForTokenClassification, AutoTokenizer
+
+    folder = Path(folder)
+    stack = StackedVariantModel.load(folder)
+    scores = np.full(len(rows), np.nan)
+    index = [i for i, r in enumerate(rows) if not r.get("reason")]
+    if not index:
+        return scores
+    scorable = [rows[i] for i in index]
+    extra: dict[str, np.ndarray] = {}
+    if "site" in stack.blocks:
+        path = _model_path(stack.meta["site_model"], folder)
+        model = AutoModelForTokenClassification.from_pretrained(path).to(device).eval()
+        extra["site"] = site_model_features(model, AutoTokenizer.from_pretrained(path), scorable, batch_size)
+    if "mlm" in stack.blocks:
+        path = _model_path(stack.meta["mlm_model"], folder)
+        model = AutoModelForMaskedLM.from_pretrained(path).to(device).eval()
+        extra["mlm"] = mlm_features(model, AutoTokenizer.from_pretrained(path), scorable, batch_size)
+    if "head" in stack.blocks:
+        from ...models.splicebert import SpliceBertForVariantEffect
+
+        model = SpliceBertForVariantEffect.from_pretrained(folder).eval()
+        extra["head"] = vm.score_pairs(model, AutoTokenizer.from_pretrained(folder), scorable, batch_size, device)
+    scores[index] = stack.predict(scorable, extra)
+    return scores
+
+
+def has_stack(folder) -> bool:
+    """Whether a checkpoint folder holds a stacked model (:data:`STACK_FILE`)."""
+    return (Path(folder) / STACK_FILE).is_file()
+
+
+__all__ = [
+    "HEAD_FEATURE",
+    "MLM_FEATURES",
+    "SITE_FEATURES",
+    "STACK_FILE",
+    "StackedVariantModel",
+    "has_stack",
+    "score_pairs_stacked",
+    "mlm_features",
+    "mlm_features_from_probabilities",
+    "site_features_from_tracks",
+    "site_model_features",
+    "site_tracks",
+]
