@@ -18,3 +18,18 @@ def test_readme_reads_every_number_from_the_report():
     assert "2.00x" in text and "--x" in text and "990" in text
     del report["test"]["spliceai_max_delta"]
     assert "not scored" in readme(report, "cmd")
+
+
+def test_readme_describes_the_stacked_model_from_the_report():
+    report = {
+        "n_pairs": 4951, "n_positive": 440, "test_fold": 0, "n_test": 990, "n_test_positive": 88,
+        "selection": {"splicebert_pretrained_chosen": {"epochs": 20}},
+        "test": {"splicebert_pretrained": _m(0.15, 0.6), "spliceai_max_delta": _m(0.2, 0.7),
+                 "stacked_lightgbm": _m(0.3, 0.75)},
+        "cv": {"splicebert_pretrained": _m(0.14, 0.6), "stacked_lightgbm": _m(0.25, 0.7)},
+        "stacked": {"chosen": {"blocks": ["site", "mlm"], "seeds": [0, 1, 2]}, "site_model": "SITE",
+                    "mlm_model": "MLM", "command": "python -m txformers.training.stack_variant_effect --y"},
+    }  # fmt: skip
+    text = readme(report, "cmd")
+    assert "0.300 [0.290, 0.310]" in text and "1.50x" in text and "site, mlm" in text
+    assert "`SITE`" in text and "stack_variant_effect --y" in text and "stacked LightGBM" in text

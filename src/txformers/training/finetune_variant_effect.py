@@ -68,6 +68,8 @@ LABELS = {
     "zero_shot_kl_context": "zero-shot KL-context (splicebert-small-pretrained)",
     "spliceai_max_delta": "SpliceAI max delta (benchmark only; see peer scores)",
     "mmsplice_neg_delta_logit_psi": "MMSplice -delta logit PSI",
+    "stacked_lightgbm": "**stacked LightGBM** (hand features + our splice-site model, masked LM and head; the default)",
+    "logistic_regression_hand_features": "logistic regression on hand features",
 }
 
 
@@ -94,6 +96,31 @@ def readme(report: dict, command: str) -> str:
         if spliceai
         else "SpliceAI was not scored in this run (see the results file)."
     )
+    stacked = report.get("stacked")
+    if stacked and "stacked_lightgbm" in test:
+        ours_stacked = test["stacked_lightgbm"]["average_precision"]
+        versus = f" against SpliceAI's {spliceai:.3f} ({ours_stacked / spliceai:.2f}x)" if spliceai else ""
+        verdict = (
+            f"The stacked model (what `txformers splice variants --table` uses with this checkpoint) reaches a "
+            f"kept-aside AP of {ours_stacked:.3f}{versus}; the head alone: {verdict[0].lower()}{verdict[1:]}"
+        )
+        stacked_text = f"""
+## Stacked model (the default)
+
+`stacked.json` and `stacked_lightgbm_seed*.txt` hold a LightGBM model ({len(stacked["chosen"]["seeds"])} seeds
+averaged) over the hand features (hexamer tables learnt from the training rows), the per-nucleotide splice-site
+model `{stacked["site_model"]}` run on WT and mutant (acceptor / donor probability at the exon's boundaries and
+their change, largest gains and losses), the masked LM `{stacked["mlm_model"]}` (KL-context, KL at the variant and
+sites, log-odds of the alternative base) and this checkpoint's head score (out of fold in training). Blocks
+chosen by grouped CV on the development folds: {", ".join(stacked["chosen"]["blocks"]) or "hand features only"}.
+SpliceAI and MMSplice outputs are never features. Reproduce:
+
+```bash
+{stacked["command"]}
+```
+"""
+    else:
+        stacked_text = ""
     return f"""---
 library_name: transformers
 license: bsd-3-clause
@@ -149,7 +176,8 @@ variant of a CAGI exon is an ESM" with "is this a CAGI-test-like variant". The r
 the kept-aside metrics restricted to the `test` rows (`test_mmsplice_test_rows`). SpliceAI's weights are
 CC BY-NC: its scores were used as a benchmark only, never for training.
 
-Reproduce (numbers from `results/splicebert/variant_effect_mapsy.json`):
+{stacked_text}
+Reproduce the head and the baselines (numbers from `results/splicebert/variant_effect_mapsy.json`):
 
 ```bash
 {command}

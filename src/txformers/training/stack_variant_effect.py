@@ -244,17 +244,22 @@ def main(argv=None) -> dict:
             raise RuntimeError("the saved stacked model does not reproduce the kept-aside scores")
         report["saved"] = args.save
     if args.json:
-        merge_results(args.json, report)
+        results = merge_results(args.json, report)
+        if args.save and "command" in results:
+            from .finetune_variant_effect import readme
+
+            atomic_write_text(Path(args.save) / "README.md", readme(results, results["command"]))
     return report
 
 
-def merge_results(path: str, stacked: dict) -> None:
+def merge_results(path: str, stacked: dict) -> dict:
     """Add the stacked model and the LR baseline to the results file's ``cv`` / ``test`` tables."""
     results = json.loads(Path(path).read_text()) if Path(path).exists() else {"cv": {}, "test": {}}
     for split in ("cv", "test"):
         results.setdefault(split, {}).update(stacked[split])
     results["stacked"] = {k: v for k, v in stacked.items() if k not in ("cv", "test")}
     atomic_write_text(path, json.dumps(results, indent=2) + "\n")
+    return results
 
 
 if __name__ == "__main__":  # pragma: no cover
