@@ -40,6 +40,10 @@ class SpliceBertConfig(PretrainedConfig):
             (the state of the central nucleotide, e.g. the candidate GT/AG of a centred window).
         window_size: optional input window (nucleotides) a fine-tuned model expects, recorded so
             users and pipelines know it (e.g. 400 for a splice-site classifier).
+        classifier_conv_kernel: `SpliceBertForTokenClassification` only: ``0`` (default) is the
+            linear per-token head; ``k > 0`` puts a width-``k`` convolution (hidden -> hidden, GELU)
+            over the final hidden states before it, so each token's label reads its ``k // 2``
+            neighbours directly (weights ``classifier_conv.*``).
         unpad: run the dense layers on real tokens only when a batch is padded (same results,
             less compute on mixed-length batches; outputs at padding positions are zero).
 
@@ -72,6 +76,7 @@ class SpliceBertConfig(PretrainedConfig):
         classifier_dropout: float | None = None,
         classifier_pooling: str = "cls",
         window_size: int | None = None,
+        classifier_conv_kernel: int = 0,
         tie_word_embeddings: bool = True,
         unpad: bool = True,
         **kwargs: Any,
@@ -99,6 +104,9 @@ class SpliceBertConfig(PretrainedConfig):
         self.classifier_dropout = classifier_dropout
         self.classifier_pooling = classifier_pooling
         self.window_size = window_size
+        if classifier_conv_kernel < 0 or (classifier_conv_kernel and classifier_conv_kernel % 2 == 0):
+            raise ValueError(f"classifier_conv_kernel must be 0 or a positive odd number, got {classifier_conv_kernel}")
+        self.classifier_conv_kernel = classifier_conv_kernel
         self.unpad = unpad
 
     @classmethod

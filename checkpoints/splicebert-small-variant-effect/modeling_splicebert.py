@@ -308,7 +308,9 @@ class SpliceBertPreTrainedModel(PreTrainedModel):
         if original is not None:  # original BertFor* heads are the SpliceBertFor* heads
             saved = ["Splice" + name for name in original.get("architectures") or []]
         new_head = asks_for_new_head(cls, saved, kwargs)
-        check_loaded_weights(cls, pretrained_model_name_or_path, model, info, new_head, ("cls", "classifier"))
+        check_loaded_weights(
+            cls, pretrained_model_name_or_path, model, info, new_head, ("cls", "classifier", "classifier_conv")
+        )
         return (model, info) if want_info else model
 
 
@@ -464,7 +466,7 @@ class SpliceBertForMaskedLM(SpliceBertPreTrainedModel):
 class SpliceBertForTokenClassification(SpliceBertPreTrainedModel):
     """Per-nucleotide labels (e.g. none/acceptor/donor, or branchpoint); ``-100`` labels are ignored."""
 
-    _fresh_head_prefixes = ("classifier.",)
+    _fresh_head_prefixes = ("classifier.", "classifier_conv.")
 
     def __init__(self, config: SpliceBertConfig):
         super().__init__(config)
@@ -472,6 +474,11 @@ class SpliceBertForTokenClassification(SpliceBertPreTrainedModel):
         self.bert = SpliceBertModel(config)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
+        kernel = getattr(config, "classifier_conv_kernel", 0) or 0
+        # optional width-k convolution over the hidden states (config.classifier_conv_kernel; off by default)
+        self.classifier_conv = (
+            nn.Conv1d(config.hidden_size, config.hidden_size, kernel, padding=kernel // 2) if kernel else None
+        )
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -497,7 +504,10 @@ class SpliceBertForTokenClassification(SpliceBertPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        hidden_states = outputs.last_hidden_state
+        if self.classifier_conv is not None:
+            hidden_states = F.gelu(self.classifier_conv(self.dropout(hidden_states).transpose(1, 2)).transpose(1, 2))
+        logits = self.classifier(self.dropout(hidden_states))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1), ignore_index=-100)

@@ -54,6 +54,7 @@ def build_model(args: argparse.Namespace):
         id2label=nt.NT_ID2LABEL,
         label2id=nt.NT_LABEL2ID,
         window_size=args.context,
+        classifier_conv_kernel=args.conv_kernel,
         custom_pipelines={},
     )
     if args.init == "pretrained":
@@ -341,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="train on positions at least this many nt from both crop edges (the site always among them)",
+    )
+    parser.add_argument(
+        "--conv-kernel",
+        type=int,
+        default=0,
+        help="SpliceBERT: width of the convolution over the hidden states before the per-nt head (0: linear head)",
     )
     parser.add_argument("--cnn-channels", type=int, default=32)
     parser.add_argument("--lr-flank", type=int, default=60, help="logistic regression: nt each side")

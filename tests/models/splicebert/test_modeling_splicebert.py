@@ -100,6 +100,28 @@ def test_task_models_start_from_an_original_checkpoint(tmp_path):
     assert token.config.num_labels == 3 and token.classifier.out_features == 3
 
 
+def test_token_head_convolution_is_optional_and_round_trips(tmp_path, tiny_splicebert_config):
+    from transformers import AutoModelForTokenClassification
+
+    base = tiny_splicebert_config.to_dict()
+    plain = SpliceBertForTokenClassification(SpliceBertConfig(**{**base, "num_labels": 3}))
+    assert plain.classifier_conv is None and not any("classifier_conv" in k for k in plain.state_dict())
+    with pytest.raises(ValueError, match="classifier_conv_kernel"):
+        SpliceBertConfig(**{**base, "classifier_conv_kernel": 4})
+    mlm = SpliceBertForMaskedLM(tiny_splicebert_config)
+    mlm.save_pretrained(tmp_path / "mlm")
+    # a masked-LM encoder starts a conv-head model: the encoder is copied, the head is new
+    conv = SpliceBertForTokenClassification.from_pretrained(tmp_path / "mlm", num_labels=3, classifier_conv_kernel=5)
+    assert conv.classifier_conv.kernel_size == (5,)
+    assert torch.equal(conv.bert.encoder.layer[0].output.dense.weight, mlm.bert.encoder.layer[0].output.dense.weight)
+    conv.eval().save_pretrained(tmp_path / "conv")
+    batch = NucleotideTokenizer()([SEQUENCE[:40]], return_tensors="pt")
+    loaded = AutoModelForTokenClassification.from_pretrained(tmp_path / "conv").eval()
+    with torch.no_grad():
+        assert torch.allclose(conv(**batch).logits, loaded(**batch).logits)
+        assert loaded.config.classifier_conv_kernel == 5
+
+
 def test_padding_invariance(tiny_splicebert_config):
     model = SpliceBertForMaskedLM(tiny_splicebert_config).eval()
     tok = NucleotideTokenizer()
