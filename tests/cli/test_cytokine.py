@@ -238,6 +238,28 @@ def test_classify_matches_a_direct_model_call(data, model_dir, tmp_path):
     np.testing.assert_array_equal(np.asarray(annotated.X), np.asarray(adata.X))  # the data itself is unchanged
 
 
+def test_classify_flags_cells_with_no_expression_and_warns_once(data, model_dir, tmp_path, capsys):
+    """Issue 17 item 8: an all-zero cell, or one expressing none of the model's panel genes, still gets a call;
+    it is flagged (cells table, obs, per-sample count) and one warning counts them."""
+    adata = ad.read_h5ad(data / "cells.h5ad")
+    matrix = np.asarray(adata.X, dtype=np.float32).copy()
+    matrix[2] = 0
+    matrix[9, [GENES.index(gene) for gene in PANEL]] = 0  # only PTPRC, ACTB, CD3E expressed
+    ad.AnnData(matrix, obs=adata.obs, var=adata.var).write_h5ad(tmp_path / "bad.h5ad")
+    out = tmp_path / "calls"
+    args = ["cytokine", "classify", str(tmp_path / "bad.h5ad"), "--model", str(model_dir), "--out", str(out)]
+    assert cli_main([*args, "--sample-column", "sample", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "2 of 24 cells are flagged" in err
+    assert "1 all-zero expression" in err and "1 no expressed model genes" in err
+    cells = pd.read_csv(tmp_path / "calls.cells.csv", keep_default_na=False)
+    assert cells.loc[2, "flag"] == "all-zero expression" and cells.loc[9, "flag"] == "no expressed model genes"
+    assert (cells.drop([2, 9])["flag"] == "").all()
+    assert ad.read_h5ad(tmp_path / "calls.h5ad").obs["cancer_type_flag"].tolist() == cells["flag"].tolist()
+    samples = pd.read_csv(tmp_path / "calls.samples.csv")
+    assert samples.set_index("sample")["flagged_cells"].to_dict() == {"s0": 1, "s1": 1, "s2": 0}
+
+
 def test_classify_without_panel_overlap_fails_clearly(model_dir, tmp_path, capsys):
     other = ad.AnnData(np.ones((3, 2), dtype=np.float32), var=pd.DataFrame(index=["ENSG00000111640", "ACTB"]))
     other.write_h5ad(tmp_path / "other.h5ad")

@@ -106,3 +106,29 @@ def test_embed_rejects_binary_that_is_neither_fasta_nor_anndata(tmp_path):
     path.write_bytes(bytes(range(256)) * 4)
     done = _txformers("embed", path, "--out", tmp_path / "X")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_embed_cells_flags_cells_with_no_expression_and_warns_once(tmp_path, capsys):
+    """Issue 17 item 8: an all-zero cell, or one expressing only genes the model does not know, still gets an
+    embedding; it is flagged in obs['cellformer_flag'] and one warning counts them."""
+    import anndata
+    import pandas as pd
+
+    from txformers.cli import main
+    from txformers.hub import REPO_ROOT
+
+    cells = anndata.read_h5ad(REPO_ROOT / "examples" / "immune_cells.h5ad")[:6].copy()
+    matrix = np.asarray(cells.X.todense() if hasattr(cells.X, "todense") else cells.X, dtype=np.float32)
+    matrix = np.concatenate([matrix, np.zeros((6, 1), np.float32)], axis=1)
+    matrix[1] = 0
+    matrix[4] = 0
+    matrix[4, -1] = 5.0  # only a gene outside the vocabulary
+    bad = anndata.AnnData(matrix, obs=cells.obs, var=pd.DataFrame(index=[*cells.var_names, "NOT_A_GENE_17"]))
+    bad.write_h5ad(tmp_path / "cells.h5ad")
+    assert main(["embed", str(tmp_path / "cells.h5ad"), "--out", str(tmp_path / "X"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "2 of 6 cells are flagged" in err
+    assert "1 all-zero expression" in err and "1 no expressed model genes" in err
+    flags = anndata.read_h5ad(tmp_path / "X.h5ad").obs["cellformer_flag"].astype(str).tolist()
+    assert flags[1] == "all-zero expression" and flags[4] == "no expressed model genes"
+    assert [flag for i, flag in enumerate(flags) if i not in (1, 4)] == [""] * 4

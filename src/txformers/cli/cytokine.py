@@ -19,6 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from ._checks import check_finite
 from ._common import CHECKPOINTS, UserError, check_outputs, cli_words, device
 
 DEFAULT_CANCER_TYPE_MODEL = CHECKPOINTS / "cellformer-cancer-type"
@@ -137,10 +138,11 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     import logging
 
+    import numpy as np
     import pandas as pd  # after the output checks: a refused run imports neither pandas nor torch
     from tqdm.auto import tqdm
 
-    from ..datasets.cells import read_cells
+    from ..datasets.cells import flag_cells, read_cells, warn_flagged
     from ..models.cellformer import CancerTypePipeline
     from ..models.cellformer.pipeline_cellformer import UNKNOWN
 
@@ -214,12 +216,17 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     labels = pipe.labels
     probabilities = pd.DataFrame([cell["scores"] for cell in cells], columns=labels, index=adata.obs_names)
+    check_finite(probabilities.to_numpy(), "class probabilities", args.model)
+    # cells with no expression, or none in the model's panel, get a call all the same: flag them (issue 17 item 8)
+    matrix = adata.layers[args.layer] if args.layer else adata.X
+    flags = flag_cells(matrix, np.flatnonzero(report.column_map >= 0), report.coverage)
     table = pd.DataFrame(
         {
             "cell": adata.obs_names,
             "predicted_cancer_type": [c["label"] for c in cells],
             "score": [c["score"] for c in cells],
             "panel_genes_detected": [c["genes_detected"] for c in cells],
+            "flag": flags,
         }
     )
     if abstains:
@@ -241,6 +248,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         annotated.obs["cancer_type_unknown"] = table["unknown"].to_numpy(dtype=bool)
     annotated.obs["cancer_type_score"] = table["score"].to_numpy()
     annotated.obs["cancer_type_panel_genes_detected"] = table["panel_genes_detected"].to_numpy()
+    annotated.obs["cancer_type_flag"] = flags
     annotated.obsm["cancer_type_probabilities"] = probabilities
     annotated.uns["cancer_type_model"] = {
         "model": str(args.model),
@@ -266,6 +274,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
             tops = table.loc[unknown, "top_cancer_type"].value_counts()
             print("  their top classes: " + ", ".join(f"{label} {count}" for label, count in tops.items()))
     if args.sample_column:
+        flagged_per_sample = Counter(
+            str(sample) for sample, flag in zip(adata.obs[args.sample_column].astype(str), flags) if flag
+        )
         samples = pd.DataFrame(
             [
                 {
@@ -275,6 +286,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                     "score": s["score"],
                     **({"top_cancer_type": s.get("predicted_label", s["label"])} if abstains else {}),
                     **({"unknown_fraction": s["unknown_fraction"]} if "unknown_fraction" in s else {}),
+                    "flagged_cells": flagged_per_sample.get(str(s["sample"]), 0),
                     **{f"p_{k}": v for k, v in s["scores"].items()},
                 }
                 for s in result["samples"]
@@ -284,6 +296,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print(f"per sample ({args.sample_column}, mean class probabilities of its cells):")
         for row in samples.head(20).itertuples():
             print(f"  {row.sample:<24} {row.n_cells:>6} cells  {row.predicted_cancer_type} ({row.score:.2f})")
+    warning = warn_flagged(flags)
+    if warning:
+        print(warning, file=sys.stderr)
     print("wrote " + ", ".join(str(path) for path in outputs.values()))
     return 0
 

@@ -5,6 +5,7 @@ cells of an AnnData (Cellformer), told apart by the file's content."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..io import output_file
@@ -12,6 +13,7 @@ from ._checks import check_finite
 from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, cli_words, device
 
 CELL_KEY = "X_cellformer"
+FLAG_COLUMN = "cellformer_flag"
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -126,7 +128,7 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     import numpy as np  # after the output checks: a refused run stays fast
     import torch
 
-    from ..datasets.cells import CellsFormatError, read_cells
+    from ..datasets.cells import CellsFormatError, flag_cells, read_cells, warn_flagged
     from ..models.cellformer import CellformerModel
     from ..tokenizers import GeneCoverageError, GeneExpressionTokenizer
 
@@ -190,9 +192,15 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
             parts.append(model(**inputs).pooler_output.float().cpu().numpy())
     embeddings = np.concatenate(parts)
     check_finite(embeddings, "cell embeddings", model_dir)
+    # cells with no expression, or none in the vocabulary, get an embedding all the same: flag them (item 8).
+    # The pretrained vocabulary is genome-wide (4,096 genes), so a targeted panel covers a few percent of it;
+    # the whole file is flagged only when under 1% of the vocabulary matched.
+    matrix = adata.layers[args.layer_name] if args.layer_name else adata.X
+    flags = flag_cells(matrix, np.flatnonzero(report.column_map >= 0), report.coverage, min_coverage=0.01)
 
     annotated = adata.copy()  # the input file is never written back; this copy goes to PREFIX.h5ad
     annotated.obsm[CELL_KEY] = embeddings
+    annotated.obs[FLAG_COLUMN] = flags
     annotated.uns[CELL_KEY] = {"model": str(model_dir), "vocabulary_coverage": float(report.coverage)}
     out.parent.mkdir(parents=True, exist_ok=True)
     annotated.write_h5ad(outputs[0])
@@ -203,6 +211,9 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
         f"wrote {outputs[0]} (obsm[{CELL_KEY!r}], {embeddings.shape[0]} x {embeddings.shape[1]})"
         + (f" and {outputs[1]}" if args.npy else "")
     )
+    warning = warn_flagged(flags, results="embeddings", where=f"obs[{FLAG_COLUMN!r}] of {outputs[0]}")
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

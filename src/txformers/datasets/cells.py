@@ -107,8 +107,11 @@ def flag_cells(matrix: Any, model_columns: Any, coverage: float, min_coverage: f
     return reasons
 
 
-def warn_flagged(reasons: list[str], what: str = "cells") -> str | None:
-    """One warning line with the counts of flagged cells per reason (None when no cell is flagged)."""
+def warn_flagged(
+    reasons: list[str], what: str = "cells", results: str = "predictions", where: str = "the flag column"
+) -> str | None:
+    """One warning line with the counts of flagged cells per reason (None when no cell is flagged); ``results``
+    names what is not to be trusted and ``where`` where the flags were written."""
     from collections import Counter
 
     counts = Counter(part for reason in reasons for part in reason.split("; ") if part)
@@ -117,6 +120,6 @@ def warn_flagged(reasons: list[str], what: str = "cells") -> str | None:
     flagged = sum(bool(reason) for reason in reasons)
     detail = ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
     return (
-        f"warning: {flagged} of {len(reasons)} {what} are flagged ({detail}); their predictions are not to be "
-        "trusted (see the flag column)"
+        f"warning: {flagged} of {len(reasons)} {what} are flagged ({detail}); their {results} are not to be "
+        f"trusted (see {where})"
     )
