@@ -1,0 +1,282 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""``txformers evaluate`` for a MetaSCDrug checkpoint: every number re-derived with CIs, next to the baselines.
+
+Two parts, each with its peers trained and scored in the same run (rows of :mod:`txformers.evaluation`):
+
+* **Single-cell targets** (the SCAD files of ``<data>/sc_scad_targets``: A375 PLX4720, SCC47 AR-42 and
+  gefitinib): for each ``k`` and seed, ``k`` labelled cells per class (the shots of
+  :func:`~.fewshot.sample_shots`), scored on all other cells. Models: the checkpoint (LoRA few-shot transfer,
+  :func:`~.fewshot.adapt_and_predict` with the card's settings), its random-init twin (the same architecture
+  from random weights, the same adaptation), logistic regression as the card has it (C=1, every gene), and
+  logistic regression and LightGBM with feature selection and tuning inside the shots
+  (:func:`~.baselines.fewshot_baseline`). Rows per file and their mean over files; CIs by bootstrap over seeds
+  (files paired within a seed). ``comparisons`` give the paired difference checkpoint - peer per ``k`` (same
+  shots) with its CI and a word: above / level / below.
+* **Unseen drugs** (the checkpoint's held-out ``test`` drugs with a GDSC2 task): AUROC within each drug of the
+  checkpoint zero-shot, the no-model baseline (cell lines ranked by their mean z-scored ln IC50 over the
+  training drugs) and LightGBM on drug fingerprints + cell features (:func:`~.baselines.unseen_drug_lightgbm`);
+  CIs by bootstrap over drugs.
+
+``quick`` runs one file, ``k = 3``, three seeds and no unseen-drug part: what CI can afford (see
+:data:`QUICK`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...evaluation import make_results, make_row, paired_difference
+from ...hub import SHARED_DATA
+
+SC_FOLDER = "sc_scad_targets"
+SC_FILE = "Target_expr_resp_z.{}_tp4k.tsv"
+SC_DRUGS = ("PLX4720", "AR-42", "Gefitinib")
+METRICS = ("accuracy", "auroc", "ap", "f1")
+FULL = {"files": SC_DRUGS, "shots": (1, 3, 5), "seeds": 10, "unseen_drugs": True}
+QUICK = {"files": ("PLX4720",), "shots": (3,), "seeds": 3, "unseen_drugs": False}
+# the LoRA few-shot settings of the cards' runs (results/metascdrug/single_cell_fewshot.json)
+ADAPT = {"steps": 50, "lr": 3e-3, "r": 8, "alpha": 16}
+BASELINES = ("logistic_regression", "logistic_regression_tuned", "lightgbm_tuned")
+PEERS = ("lightgbm_tuned", "logistic_regression_tuned", "random_init")
+
+
+def default_data() -> Path:
+    """``../shared/data/drug`` beside the repository."""
+    return SHARED_DATA / "drug"
+
+
+def _random_init_twin(model, seed: int = 0):
+    import torch
+
+    from ...models.metascdrug import MetaScDrugForDrugResponse
+
+    torch.manual_seed(seed)
+    return MetaScDrugForDrugResponse(model.config).eval()
+
+
+# ----------------------------------------------------------------------------- single cells
+def single_cell_scores(
+    checkpoint: str | Path,
+    data: str | Path,
+    files: Sequence[str] = SC_DRUGS,
+    shots: Sequence[int] = (1, 3, 5),
+    seeds: int = 10,
+    name: str | None = None,
+) -> list[dict[str, Any]]:
+    """One record per (file, k, seed, model): the metrics on the cells outside the shots and, for the tuned
+    baselines, the chosen setting."""
+    import torch
+
+    from .baselines import fewshot_baseline
+    from .fewshot import (
+        _load,
+        adapt_and_predict,
+        check_labels,
+        classification_metrics,
+        logistic_regression_predict,
+        sample_shots,
+    )
+    from .inputs import load_dataset, resolve_drug
+
+    name = name or Path(checkpoint).name
+    model, processor = _load(checkpoint)
+    twin = _random_init_twin(model)
+    records = []
+    for drug in files:
+        path = Path(data) / SC_FOLDER / SC_FILE.format(drug)
+        if not path.is_file():
+            raise FileNotFoundError(f"single-cell target {path} is missing")
+        expression, labels = load_dataset(path)
+        labels = labels.to_numpy()
+        smiles = resolve_drug(None, path, None)["smiles"]
+        inputs = dict(processor.encode_cells(expression))
+        inputs.pop("coverage")
+        raw = expression.to_numpy(np.float32)
+        with torch.no_grad():
+            drug_inputs = processor.encode_drugs(smiles)
+            nets = ((name, model), ("random_init", twin))
+            embeds = {m: net.metascdrug.drug_encoder(**drug_inputs) for m, net in nets}
+        for k in shots:
+            labels = check_labels(labels, k)
+            for seed in range(seeds):
+                support, rest = sample_shots(labels, k, seed)
+                probabilities, settings = {}, {}
+                for model_name, net in ((name, model), ("random_init", twin)):
+                    probabilities[model_name] = adapt_and_predict(
+                        net, inputs, embeds[model_name], labels, support, seed=seed, **ADAPT
+                    )
+                probabilities["logistic_regression"] = logistic_regression_predict(raw, labels, support, seed)
+                for kind in ("logistic_regression", "lightgbm"):
+                    probability, setting = fewshot_baseline(kind, raw, labels, support, seed)
+                    probabilities[f"{kind}_tuned"], settings[f"{kind}_tuned"] = probability, setting
+                for model_name, probability in probabilities.items():
+                    metrics = classification_metrics(labels[rest], probability[rest])
+                    record = {"data": drug, "k": int(k), "seed": seed, "model": model_name, **metrics}
+                    if model_name in settings:
+                        record["setting"] = settings[model_name]
+                    records.append(record)
+    return records
+
+
+def single_cell_rows(records: list[dict[str, Any]], name: str) -> tuple[list[dict], list[dict]]:
+    """Rows per (k, file) and per k over files (seeds x files, paired by seed), and the paired comparisons of
+    ``name`` with each peer per k and metric."""
+    rows, comparisons = [], []
+    files = list(dict.fromkeys(r["data"] for r in records))
+    models = list(dict.fromkeys(r["model"] for r in records))
+    for k in sorted({r["k"] for r in records}):
+        table: dict[tuple[str, str], dict[str, dict[int, float]]] = {}
+        for r in records:
+            if r["k"] == k:
+                for metric in METRICS:
+                    table.setdefault((r["model"], metric), {}).setdefault(r["data"], {})[r["seed"]] = r[metric]
+        seeds = sorted({r["seed"] for r in records if r["k"] == k})
+
+        def matrix(model: str, metric: str) -> np.ndarray:
+            cells = table[(model, metric)]
+            return np.array([[cells[f][s] for f in files] for s in seeds])  # noqa: B023
+
+        for model in models:
+            for metric in METRICS:
+                values = matrix(model, metric)
+                for index, drug in enumerate(files):
+                    rows.append(make_row(model, metric, values[:, index], setting=f"k={k}", data=drug))
+                if len(files) > 1:
+                    rows.append(make_row(model, metric, values, setting=f"k={k}", data=f"mean of {len(files)}"))
+        for peer in PEERS:
+            for metric in ("accuracy", "auroc"):
+                ours, theirs = matrix(name, metric).mean(1), matrix(peer, metric).mean(1)
+                comparisons.append(
+                    {"setting": f"k={k}", "metric": metric, "model": name, "peer": peer, "n_seeds": len(seeds)}
+                    | paired_difference(ours, theirs)
+                )
+    return rows, comparisons
+
+
+# ----------------------------------------------------------------------------- unseen drugs
+def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | None = None) -> dict[str, Any]:
+    """Per held-out drug (the checkpoint's ``test`` drugs with a GDSC2 task): AUROC over its cell lines of the
+    checkpoint zero-shot, the no-model baseline and LightGBM; plus the LightGBM training details."""
+    import json
+
+    from ...models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
+    from .baselines import cell_components, unseen_drug_lightgbm
+    from .meta_learning import ARGS_FILE, SPLIT_FILE, DrugInputs, load_gdsc_tables
+    from .unseen_drugs import _auroc, evaluate_drugs, gdsc2_drugs
+
+    name = name or Path(checkpoint).name
+    checkpoint = Path(checkpoint)
+    split = json.loads((checkpoint / SPLIT_FILE).read_text())
+    args = json.loads((checkpoint / ARGS_FILE).read_text()) if (checkpoint / ARGS_FILE).is_file() else {}
+    processor = MetaScDrugProcessor.from_pretrained(checkpoint)
+    model = MetaScDrugForDrugResponse.from_pretrained(checkpoint).eval()
+    tables = load_gdsc_tables(Path(data) / "bulk_gdsc", processor.genes, args.get("sources", ["GDSC2"]))
+    gdsc2 = gdsc2_drugs(tables)
+    held_out = [drug for drug in split["test"] if drug in gdsc2]
+    train_tasks = tables.tasks.index[tables.tasks["drug"].isin(set(split["train"]))].to_numpy()
+    validation_tasks = tables.tasks.index[tables.tasks["drug"].isin(set(split.get("validation", [])))].to_numpy()
+    drugs = DrugInputs(processor, tables.tasks["smiles"].tolist())
+    zero_shot = evaluate_drugs({name: model}, tables, drugs, held_out, train_tasks, shots=(0,), seeds=1)["shots"]["0"]
+    per_drug = {
+        name: zero_shot[f"{name}_zeroshot"]["per_drug"],
+        "general_sensitivity": zero_shot["general_sensitivity"]["per_drug"],
+    }
+    pairs = tables.pairs
+    fingerprints = processor.fingerprints(tables.tasks["smiles"].tolist()).astype(np.float32)
+    cells = cell_components(tables.expression.numpy())
+    scores, info = unseen_drug_lightgbm(
+        pairs["cell"].to_numpy(),
+        pairs["task"].to_numpy(),
+        pairs["z"].to_numpy(np.float64),
+        cells,
+        fingerprints,
+        train_tasks,
+        validation_tasks,
+    )
+    task_of = {drug: int(i) for i, drug in tables.tasks.loc[tables.tasks["source"] == "GDSC2", "drug"].items()}
+    per_drug["lightgbm"] = {}
+    for drug in held_out:
+        mask = (pairs["task"] == task_of[drug]).to_numpy()
+        per_drug["lightgbm"][drug] = _auroc(pairs["label"].to_numpy()[mask], scores[mask])
+    return {"drugs": held_out, "per_drug": per_drug, "lightgbm": info, "n_train_drugs": int(len(train_tasks))}
+
+
+def unseen_drug_rows(result: dict[str, Any], name: str) -> tuple[list[dict], list[dict]]:
+    """AUROC rows (CI over drugs) and the paired comparisons of ``name`` and LightGBM with the no-model baseline."""
+    drugs = result["drugs"]
+    values = {model: np.array([per[d] for d in drugs]) for model, per in result["per_drug"].items()}
+    setting = "unseen drugs (zero-shot)"
+    rows = [make_row(model, "auroc", v, setting=setting, data="GDSC2") for model, v in values.items()]
+    comparisons = [
+        {"setting": "unseen drugs (zero-shot)", "metric": "auroc", "model": model, "peer": "general_sensitivity"}
+        | paired_difference(values[model], values["general_sensitivity"])
+        for model in (name, "lightgbm")
+    ]
+    return rows, comparisons
+
+
+# ----------------------------------------------------------------------------- the evaluation
+def verdicts(comparisons: list[dict[str, Any]]) -> list[str]:
+    """Plain sentences: is the checkpoint at or above each peer (paired CI of the difference)."""
+    words = {"above": "ABOVE", "level": "LEVEL WITH (CI of the difference holds 0)", "below": "BELOW"}
+    lines = []
+    for c in comparisons:
+        lines.append(
+            f"{c['setting']}, {c['metric']}: {c['model']} is {words[c['verdict']]} {c['peer']}: "
+            f"difference {c['difference']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}]"
+        )
+    return lines
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path, data: str | Path | None = None, quick: bool = False, command: str | None = None
+) -> dict[str, Any]:
+    """The evaluation of a MetaSCDrug checkpoint (see the module docstring) as a results dict of
+    :mod:`txformers.evaluation`; ``data`` is the drug data folder (default ``../shared/data/drug``)."""
+    data = Path(data) if data is not None else default_data()
+    if not (data / SC_FOLDER).is_dir():
+        raise FileNotFoundError(
+            f"{data} has no {SC_FOLDER}/ folder: give --data the drug data folder (sc_scad_targets/, bulk_gdsc/, ...)"
+        )
+    plan = QUICK if quick else FULL
+    name = Path(checkpoint).name
+    start = time.perf_counter()
+    records = single_cell_scores(checkpoint, data, plan["files"], plan["shots"], plan["seeds"], name)
+    rows, comparisons = single_cell_rows(records, name)
+    extra: dict[str, Any] = {}
+    if plan["unseen_drugs"]:
+        unseen = unseen_drug_scores(checkpoint, data, name)
+        more_rows, more_comparisons = unseen_drug_rows(unseen, name)
+        rows += more_rows
+        comparisons += more_comparisons
+        extra["unseen_drugs"] = unseen
+    return make_results(
+        checkpoint,
+        data,
+        "single cells: all cells outside the k shots per class; unseen drugs: the checkpoint's test drugs",
+        list(range(plan["seeds"])),
+        command,
+        rows,
+        plan={key: list(value) if isinstance(value, tuple) else value for key, value in plan.items()},
+        adaptation=ADAPT,
+        comparisons=comparisons,
+        verdicts=verdicts(comparisons),
+        records=records,
+        notes=[
+            "AR-42 and gefitinib are the same 66 SCC47 cells with inverted labels; the 'mean of 3' rows count them "
+            "both.",
+            "Baselines are tuned on the shots only (leave-one-pair-out CV); at k=1 no inner fold exists and they use "
+            "fixed defaults.",
+            "The kept-aside JHU006 afatinib / sorafenib targets are not used here.",
+        ],
+        seconds=round(time.perf_counter() - start, 1),
+        **extra,
+    )
+
+
+__all__ = ["FULL", "QUICK", "evaluate_checkpoint", "single_cell_rows", "single_cell_scores", "unseen_drug_rows"]
