@@ -38,18 +38,24 @@ from ..io import atomic_write_text
 from ..tasks.splicing import variant_model as vm
 from ..tasks.splicing import variant_stack as vs
 
-BLOCKS = [(), ("site",), ("mlm",), ("site", "mlm"), ("head",), ("site", "mlm", "head")]
-PARAMS = [
-    {},
-    {"n_estimators": 600, "learning_rate": 0.02, "num_leaves": 7, "min_child_samples": 40, "colsample_bytree": 0.5},
-]
+BLOCKS = [(), ("site",), ("mlm",), ("site", "mlm"), ("site", "mlm", "head")]
+PARAMS = [{}]  # LightGBM settings tried (variant_stack.DEFAULT_PARAMS plus these); sized for 2 shared CPUs
+OBJECTIVES = ("classify", "regress", "classify+ratio")
 HEAD_CONFIG = {"ratio_loss_weight": 1.0, "weight_decay": 0.01, "epochs": 20}  # finetune_variant_effect's choice
 SEEDS = (0, 1, 2)
 
 
+def cache_key(source: str) -> str:
+    """Feature-cache key of a model folder: its path and its weights (a re-trained model gets new features)."""
+    digest = hashlib.sha1(str(Path(source).resolve()).encode())
+    weights = Path(source) / "model.safetensors"
+    if weights.is_file():
+        digest.update(weights.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def _cached(work: Path, name: str, source: str, compute) -> np.ndarray:
-    key = hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()[:8]
-    path = work / f"{name}_{key}.npy"
+    path = work / f"{name}_{cache_key(source)}.npy"
     if path.exists():
         return np.load(path)
     started = time.perf_counter()
@@ -97,14 +103,14 @@ def oof_head(model, x, rows, folds, train, score) -> tuple[np.ndarray, np.ndarra
     return inner, _head_fit_score(model, x, rows, train, score)
 
 
-def _stack_scores(rows, blocks, extra, train, score, params, head=None):
+def _stack_scores(rows, blocks, extra, train, score, params, head=None, objective="classify"):
     """The stacker (one booster per seed of :data:`SEEDS`) trained on ``train``: its probabilities on ``score``
     and the model."""
     sub = {k: v[train] for k, v in extra.items()}
     out = {k: v[score] for k, v in extra.items()}
     if head is not None:
         sub["head"], out["head"] = head
-    model = vs.StackedVariantModel(blocks, params, SEEDS).fit([rows[i] for i in train], sub)
+    model = vs.StackedVariantModel(blocks, params, SEEDS, objective).fit([rows[i] for i in train], sub)
     return model.predict([rows[i] for i in score], out), model
 
 
@@ -177,18 +183,18 @@ def main(argv=None) -> dict:
 
     selection = []
     best = None
-    for blocks, params in itertools.product(BLOCKS, PARAMS):
+    for blocks, params, objective in itertools.product(BLOCKS, PARAMS, OBJECTIVES):
         scores = cv(
-            lambda tr, he, f, b=blocks, p=params: _stack_scores(
-                rows, b, extra, tr, he, p, head_for(tr, he, f) if "head" in b else None
+            lambda tr, he, f, b=blocks, p=params, o=objective: _stack_scores(
+                rows, b, extra, tr, he, p, head_for(tr, he, f) if "head" in b else None, o
             )[0]
         )
         ap = vm.metrics_with_ci(scores, y[dev], n_boot=1)["average_precision"]
-        selection.append({"blocks": list(blocks), "params": params, "cv_average_precision": ap})
-        print(f"stack {blocks} {params}: CV AP {ap:.4f}", flush=True)
+        selection.append({"blocks": list(blocks), "params": params, "objective": objective, "cv_average_precision": ap})
+        print(f"stack {blocks} {params} {objective}: CV AP {ap:.4f}", flush=True)
         if best is None or ap > best[0]:
-            best = (ap, blocks, params, scores)
-    _, blocks, params, cv_best = best
+            best = (ap, blocks, params, objective, scores)
+    _, blocks, params, objective, cv_best = best
     cv_raw = {
         "stacked_lightgbm": cv_best,
         "logistic_regression_hand_features": cv(lambda tr, he, f: logistic_scores(rows, tr, he)),
@@ -201,13 +207,13 @@ def main(argv=None) -> dict:
         inner, _ = oof_head(head_model, x_head, rows, folds, dev, test[:1])
         head_model.variant_head.load_state_dict(bundled_head)
         head = (inner, 1 / (1 + np.exp(-vm.head_scores(head_model, x_head[test]))))
-    test_scores, final = _stack_scores(rows, blocks, extra, dev, test, params, head)
+    test_scores, final = _stack_scores(rows, blocks, extra, dev, test, params, head, objective)
     test_raw = {
         "stacked_lightgbm": test_scores,
         "logistic_regression_hand_features": logistic_scores(rows, dev, test),
     }
     report = {
-        "chosen": {"blocks": list(blocks), "params": params, "seeds": list(SEEDS)},
+        "chosen": {"blocks": list(blocks), "params": params, "objective": objective, "seeds": list(SEEDS)},
         "selection": selection,
         "site_model": args.site_model,
         "mlm_model": args.mlm_model,

@@ -67,7 +67,7 @@ def test_stacked_model_learns_a_block_and_round_trips(tmp_path):
     assert scores[labels == 1].min() > scores[labels == 0].max()
     model.meta = {"site_model": "somewhere"}
     model.save(tmp_path)
-    assert vs.has_stack(tmp_path) and len(list(tmp_path.glob("stacked_lightgbm_seed*.txt"))) == 2
+    assert vs.has_stack(tmp_path) and len(list(tmp_path.glob("stacked_lightgbm_classifier_seed*.txt"))) == 2
     again = vs.StackedVariantModel.load(tmp_path)
     assert again.feature_names == list(vm.HAND_FEATURES) + list(vs.SITE_FEATURES)
     np.testing.assert_allclose(again.predict(rows, extra), scores)
@@ -76,6 +76,23 @@ def test_stacked_model_learns_a_block_and_round_trips(tmp_path):
     (tmp_path / vs.STACK_FILE).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="features"):
         vs.StackedVariantModel.load(tmp_path)
+
+
+@pytest.mark.parametrize("objective", ["regress", "classify+ratio"])
+def test_ratio_objectives_rank_the_low_ratio_rows_first_and_round_trip(objective, tmp_path):
+    rows, extra = _rows_and_extra()
+    rows = [{**r, "exon_key": f"e{i % 10}"} for i, r in enumerate(rows)]
+    rows[0] = {**rows[0], "log2_vivo_ratio": float("-inf"), "log2_vitro_ratio": float("nan")}
+    assert vs.ratio_target(rows[:1])[0] == -6 and vs.ratio_target(rows[1:2])[0] == 0.5
+    params = {"n_estimators": 20, "min_child_samples": 5}
+    model = vs.StackedVariantModel(["site"], params, objective=objective).fit(rows, extra)
+    scores = model.predict(rows, extra)
+    labels = np.array([r["label"] for r in rows])
+    assert scores[labels == 1].min() > scores[labels == 0].max()
+    model.save(tmp_path)
+    np.testing.assert_allclose(vs.StackedVariantModel.load(tmp_path).predict(rows, extra), scores)
+    with pytest.raises(ValueError, match="objective"):
+        vs.StackedVariantModel(objective="rank")
 
 
 def test_model_features_from_tiny_models_have_the_right_shape(tiny_splicebert_config):

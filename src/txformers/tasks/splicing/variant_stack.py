@@ -181,19 +181,43 @@ DEFAULT_PARAMS = dict(
 )
 
 
+OBJECTIVES = ("classify", "regress", "classify+ratio")
+
+
+def ratio_target(rows: Sequence[dict]) -> np.ndarray:
+    """Mean of the known log2 allelic ratios (vivo, vitro; +-inf clipped to +-6) per row, NaN if neither is known."""
+    ratios = np.clip(vm.ratio_targets(rows), -6, 6)
+    known = np.isfinite(ratios)
+    total = np.where(known, ratios, 0).sum(axis=1)
+    return np.where(known.any(axis=1), total / np.maximum(known.sum(axis=1), 1), np.nan)
+
+
 class StackedVariantModel:
     """LightGBM over hand features + model-derived feature blocks; ``fit`` / ``predict`` / ``save`` / ``load``.
 
     ``blocks`` names the extra feature blocks (``"site"``, ``"mlm"``, ``"head"``) in the column order
     the caller passes them to :meth:`matrix`. One booster per seed; :meth:`predict` averages them.
+    ``objective``: ``"classify"`` (ESM), ``"regress"`` (the log2 allelic ratio, :func:`ratio_target`; the score is
+    ``sigmoid(-predicted ratio)``, a ranking score, not a calibrated probability) or ``"classify+ratio"`` (ESM with
+    the predicted ratio as one more feature: out of fold over exon groups in training, from regressors trained on
+    all training rows at prediction).
     """
 
-    def __init__(self, blocks: Sequence[str] = (), params: dict | None = None, seeds: Sequence[int] = (0,)):
+    def __init__(
+        self,
+        blocks: Sequence[str] = (),
+        params: dict | None = None,
+        seeds: Sequence[int] = (0,),
+        objective: str = "classify",
+    ):
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         self.blocks = list(blocks)
         self.params = {**DEFAULT_PARAMS, **(params or {})}
         self.seeds = list(seeds)
+        self.objective = objective
         self.tables: dict[str, dict[str, float]] = {}
-        self.boosters: list = []
+        self.boosters: dict[str, list] = {}
         self.meta: dict = {}
 
     @property
@@ -210,36 +234,56 @@ class StackedVariantModel:
             parts.append(np.asarray(extra[block], dtype=float).reshape(len(rows), -1))
         return np.hstack(parts)
 
-    def fit(self, rows: Sequence[dict], extra: dict[str, np.ndarray], labels=None) -> StackedVariantModel:
+    def _boosters(self, kind: str, x, y, seeds) -> list:
         import lightgbm
 
+        keep = np.isfinite(y)
+        estimator = lightgbm.LGBMClassifier if kind == "classifier" else lightgbm.LGBMRegressor
+        return [estimator(**self.params, random_state=seed).fit(x[keep], y[keep]).booster_ for seed in seeds]
+
+    def fit(self, rows: Sequence[dict], extra: dict[str, np.ndarray], labels=None) -> StackedVariantModel:
         self.tables = vm.hexamer_scores(rows)
-        labels = np.asarray([r["label"] for r in rows] if labels is None else labels)
+        labels = np.asarray([r["label"] for r in rows] if labels is None else labels, dtype=float)
         x = self.matrix(rows, extra)
-        self.boosters = []
-        for seed in self.seeds:
-            model = lightgbm.LGBMClassifier(**self.params, random_state=seed)
-            model.fit(x, labels)
-            self.boosters.append(model.booster_)
+        self.boosters = {}
+        if self.objective == "classify":
+            self.boosters["classifier"] = self._boosters("classifier", x, labels, self.seeds)
+            return self
+        ratio = ratio_target(rows)
+        self.boosters["ratio"] = self._boosters("ratio", x, ratio, self.seeds)
+        if self.objective == "classify+ratio":
+            inner = np.full(len(rows), np.nan)
+            groups = np.asarray([r.get("exon_key", str(i)) for i, r in enumerate(rows)])
+            for held in _group_splits(groups, 4):
+                (booster,) = self._boosters("ratio", x[~held], ratio[~held], self.seeds[:1])
+                inner[held] = booster.predict(x[held])
+            self.boosters["classifier"] = self._boosters("classifier", np.column_stack([x, inner]), labels, self.seeds)
         return self
 
     def predict(self, rows: Sequence[dict], extra: dict[str, np.ndarray]) -> np.ndarray:
-        """P(exonic splicing mutation) per row: the mean over the seeds' boosters."""
+        """The score per row (higher = more likely an exonic splicing mutation): the mean over the seeds."""
         if not rows:
             return np.zeros(0)
         x = self.matrix(rows, extra)
-        return np.mean([np.asarray(b.predict(x), dtype=float) for b in self.boosters], axis=0)
+        if self.objective != "classify":
+            ratio = np.mean([b.predict(x) for b in self.boosters["ratio"]], axis=0)
+            if self.objective == "regress":
+                return 1 / (1 + np.exp(ratio))
+            x = np.column_stack([x, ratio])
+        return np.mean([np.asarray(b.predict(x), dtype=float) for b in self.boosters["classifier"]], axis=0)
 
     def save(self, folder) -> None:
-        """``stacked.json`` (blocks, parameters, hexamer tables, ``meta``) and one LightGBM text file per seed."""
+        """``stacked.json`` (blocks, parameters, hexamer tables, ``meta``) and one LightGBM text file per booster."""
         from ...io import atomic_write_text
 
         folder = Path(folder)
-        names = [f"stacked_lightgbm_seed{seed}.txt" for seed in self.seeds]
-        for name, booster in zip(names, self.boosters):
-            atomic_write_text(folder / name, booster.model_to_string())
-        meta = {"blocks": self.blocks, "params": self.params, "seeds": self.seeds, "boosters": names}
-        meta.update(feature_names=self.feature_names, meta=self.meta, hexamer_tables=self.tables)
+        files = {}
+        for kind, boosters in self.boosters.items():
+            files[kind] = [f"stacked_lightgbm_{kind}_seed{seed}.txt" for seed in self.seeds]
+            for name, booster in zip(files[kind], boosters):
+                atomic_write_text(folder / name, booster.model_to_string())
+        meta = {"blocks": self.blocks, "params": self.params, "seeds": self.seeds, "objective": self.objective}
+        meta.update(boosters=files, feature_names=self.feature_names, meta=self.meta, hexamer_tables=self.tables)
         atomic_write_text(folder / STACK_FILE, json.dumps(meta) + "\n")
 
     @classmethod
@@ -248,15 +292,23 @@ class StackedVariantModel:
 
         folder = Path(folder)
         meta = json.loads((folder / STACK_FILE).read_text())
-        model = cls(meta["blocks"], meta["params"], meta["seeds"])
+        model = cls(meta["blocks"], meta["params"], meta["seeds"], meta.get("objective", "classify"))
         model.tables, model.meta = meta["hexamer_tables"], meta.get("meta", {})
-        model.boosters = [lightgbm.Booster(model_str=(folder / name).read_text()) for name in meta["boosters"]]
-        for booster in model.boosters:
-            if booster.num_feature() != len(model.feature_names):
-                raise ValueError(
-                    f"{folder}: a booster has {booster.num_feature()} features, expected {len(model.feature_names)}"
-                )
+        for kind, names in meta["boosters"].items():
+            model.boosters[kind] = [lightgbm.Booster(model_str=(folder / name).read_text()) for name in names]
+            expected = len(model.feature_names) + (kind == "classifier" and model.objective == "classify+ratio")
+            for booster in model.boosters[kind]:
+                if booster.num_feature() != expected:
+                    raise ValueError(f"{folder}: a booster has {booster.num_feature()} features, expected {expected}")
         return model
+
+
+def _group_splits(groups: np.ndarray, n_splits: int) -> list[np.ndarray]:
+    """Boolean held-out masks of ``n_splits`` folds with each group in exactly one (deterministic, by group hash)."""
+    import zlib
+
+    fold = np.array([zlib.crc32(str(g).encode()) % n_splits for g in groups])
+    return [fold == f for f in range(n_splits) if (fold == f).any() and (fold != f).any()]
 
 
 def _model_path(name: str, folder: Path):
@@ -307,11 +359,13 @@ def has_stack(folder) -> bool:
 
 __all__ = [
     "HEAD_FEATURE",
+    "OBJECTIVES",
     "MLM_FEATURES",
     "SITE_FEATURES",
     "STACK_FILE",
     "StackedVariantModel",
     "has_stack",
+    "ratio_target",
     "score_pairs_stacked",
     "mlm_features",
     "mlm_features_from_probabilities",
