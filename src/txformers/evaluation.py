@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,16 +72,20 @@ def bootstrap_ci(
     array = np.asarray(values, dtype=float)
     if array.ndim not in (1, 2):
         raise ValueError(f"values must be 1-D or 2-D, got shape {array.shape}")
-    statistic = statistic or (lambda sample: float(np.nanmean(sample)))
     if array.size == 0 or not np.isfinite(array).any():
         return [float("nan"), float("nan")]
     if len(array) == 1:
-        value = float(statistic(array))
+        value = float(statistic(array)) if statistic else float(np.nanmean(array))
         return [value, value]
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(array), size=(n_resamples, len(array)))
-    with np.errstate(all="ignore"):
-        stats = np.array([statistic(array[index]) for index in draws], dtype=float)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample of NaNs only
+        if statistic is None:  # the mean, vectorised over resamples
+            samples = array[draws].reshape(n_resamples, -1)
+            stats = np.nanmean(samples, axis=1)
+        else:
+            stats = np.array([statistic(array[index]) for index in draws], dtype=float)
     stats = stats[np.isfinite(stats)]
     alpha = (1 - level) / 2
     return [float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))]
