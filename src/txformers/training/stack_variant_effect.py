@@ -38,9 +38,11 @@ from ..io import atomic_write_text
 from ..tasks.splicing import variant_model as vm
 from ..tasks.splicing import variant_stack as vs
 
-BLOCKS = [(), ("site",), ("mlm",), ("site", "mlm"), ("site", "mlm", "head")]
-PARAMS = [{}]  # LightGBM settings tried (variant_stack.DEFAULT_PARAMS plus these); sized for 2 shared CPUs
+PARAMS = {}  # LightGBM settings over variant_stack.DEFAULT_PARAMS; one setting, sized for 2 shared CPUs
 OBJECTIVES = ("classify", "regress", "classify+ratio")
+FULL = [("site", "mlm"), ("site", "mlm", "kmer"), ("site", "mlm", "head"), ("site", "mlm", "kmer", "head")]
+CANDIDATES = [((), "classify"), (("site",), "classify"), (("mlm",), "classify")]
+CANDIDATES += list(itertools.product(FULL, OBJECTIVES))
 HEAD_CONFIG = {"ratio_loss_weight": 1.0, "weight_decay": 0.01, "epochs": 20}  # finetune_variant_effect's choice
 SEEDS = (0, 1, 2)
 
@@ -183,18 +185,19 @@ def main(argv=None) -> dict:
 
     selection = []
     best = None
-    for blocks, params, objective in itertools.product(BLOCKS, PARAMS, OBJECTIVES):
+    params = PARAMS
+    for blocks, objective in CANDIDATES:
         scores = cv(
-            lambda tr, he, f, b=blocks, p=params, o=objective: _stack_scores(
-                rows, b, extra, tr, he, p, head_for(tr, he, f) if "head" in b else None, o
+            lambda tr, he, f, b=blocks, o=objective: _stack_scores(
+                rows, b, extra, tr, he, params, head_for(tr, he, f) if "head" in b else None, o
             )[0]
         )
         ap = vm.metrics_with_ci(scores, y[dev], n_boot=1)["average_precision"]
         selection.append({"blocks": list(blocks), "params": params, "objective": objective, "cv_average_precision": ap})
-        print(f"stack {blocks} {params} {objective}: CV AP {ap:.4f}", flush=True)
+        print(f"stack {blocks} {objective}: CV AP {ap:.4f}", flush=True)
         if best is None or ap > best[0]:
-            best = (ap, blocks, params, objective, scores)
-    _, blocks, params, objective, cv_best = best
+            best = (ap, blocks, objective, scores)
+    _, blocks, objective, cv_best = best
     cv_raw = {
         "stacked_lightgbm": cv_best,
         "logistic_regression_hand_features": cv(lambda tr, he, f: logistic_scores(rows, tr, he)),

@@ -176,3 +176,17 @@ def test_cli_names_a_missing_feature_model(stacked_checkpoint, tmp_path, capsys)
     argv = ["splice", "variants", "--table", str(tmp_path / "in.csv"), "--model", str(stacked_checkpoint)]
     assert main([*argv, "--out", str(tmp_path / "o")]) != 0
     assert "feature model" in capsys.readouterr().err
+
+
+def test_kmer_tables_are_learnt_from_training_rows_and_saved(tmp_path):
+    rows, extra = _rows_and_extra()
+    tables = vs.kmer_tables(rows[:1], 4)
+    destroyed = WT[7:11]  # the first exonic 4-mer, overlapping the variant at 8
+    assert tables["destroy"][destroyed] < 0  # a label-1 row (ratio -3) destroyed it
+    x = vs.kmer_features(rows[:2], {"4": tables, "5": vs.kmer_tables(rows[:1], 5)})
+    assert x.shape == (2, len(vs.KMER_FEATURES)) and x[0, 0] < 0
+    model = vs.StackedVariantModel(["kmer"], {"n_estimators": 5, "min_child_samples": 5}).fit(rows, {})
+    model.save(tmp_path)
+    again = vs.StackedVariantModel.load(tmp_path)
+    assert again.kmer_tables == model.kmer_tables and again.feature_names[-1] == vs.KMER_FEATURES[-1]
+    np.testing.assert_allclose(again.predict(rows, {}), model.predict(rows, {}))

@@ -181,6 +181,51 @@ DEFAULT_PARAMS = dict(
 )
 
 
+KMER_SIZES = (4, 5)
+KMER_FEATURES = tuple(
+    f"kmer{k}_{kind}" for k in KMER_SIZES for kind in ("destroy", "create", "destroy_min", "create_min", "net")
+)
+
+
+def _kmers(seq: str, pos: int, start: int, end: int, k: int) -> list[str]:
+    """The exonic k-mers overlapping ``pos``."""
+    return [seq[i : i + k] for i in range(max(start, pos - k + 1), min(pos, end - k) + 1)]
+
+
+def kmer_tables(rows: Sequence[dict], k: int, prior: float = 10.0) -> dict[str, dict[str, float]]:
+    """Exonic k-mer effects learnt from training rows only, as :func:`variant_model.hexamer_scores` for hexamers:
+    the shrunken mean log2 allelic ratio (:func:`ratio_target`) of the variants destroying / creating each k-mer."""
+    destroy: dict[str, list[float]] = {}
+    create: dict[str, list[float]] = {}
+    for r, ratio in zip(rows, ratio_target(rows)):
+        if not np.isfinite(ratio):
+            continue
+        args = (r["variant_pos"], r["exon_start"], r["exon_end"], k)
+        for kmer in _kmers(r["wt_sequence"], *args):
+            destroy.setdefault(kmer, []).append(ratio)
+        for kmer in _kmers(r["mut_sequence"], *args):
+            create.setdefault(kmer, []).append(ratio)
+    return {
+        name: {kmer: float(np.sum(v) / (len(v) + prior)) for kmer, v in table.items()}
+        for name, table in (("destroy", destroy), ("create", create))
+    }
+
+
+def kmer_features(rows: Sequence[dict], tables: dict[str, dict[str, dict[str, float]]]) -> np.ndarray:
+    """:data:`KMER_FEATURES` of rows from :func:`kmer_tables` per k (keys ``"4"``, ``"5"``)."""
+    out = []
+    for r in rows:
+        values = []
+        for k in KMER_SIZES:
+            table = tables[str(k)]
+            args = (r["variant_pos"], r["exon_start"], r["exon_end"], k)
+            destroy = [table["destroy"].get(m, 0.0) for m in _kmers(r["wt_sequence"], *args)] or [0.0]
+            create = [table["create"].get(m, 0.0) for m in _kmers(r["mut_sequence"], *args)] or [0.0]
+            values += [sum(destroy), sum(create), min(destroy), min(create), sum(create) - sum(destroy)]
+        out.append(values)
+    return np.asarray(out, dtype=float).reshape(len(rows), len(KMER_FEATURES))
+
+
 OBJECTIVES = ("classify", "regress", "classify+ratio")
 
 
@@ -196,7 +241,8 @@ class StackedVariantModel:
     """LightGBM over hand features + model-derived feature blocks; ``fit`` / ``predict`` / ``save`` / ``load``.
 
     ``blocks`` names the extra feature blocks (``"site"``, ``"mlm"``, ``"head"``) in the column order
-    the caller passes them to :meth:`matrix`. One booster per seed; :meth:`predict` averages them.
+    the caller passes them to :meth:`matrix`; ``"kmer"`` (:data:`KMER_FEATURES`, tables learnt in :meth:`fit`)
+    needs nothing from the caller. One booster per seed; :meth:`predict` averages them.
     ``objective``: ``"classify"`` (ESM), ``"regress"`` (the log2 allelic ratio, :func:`ratio_target`; the score is
     ``sigmoid(-predicted ratio)``, a ranking score, not a calibrated probability) or ``"classify+ratio"`` (ESM with
     the predicted ratio as one more feature: out of fold over exon groups in training, from regressors trained on
@@ -217,6 +263,7 @@ class StackedVariantModel:
         self.seeds = list(seeds)
         self.objective = objective
         self.tables: dict[str, dict[str, float]] = {}
+        self.kmer_tables: dict[str, dict[str, dict[str, float]]] = {}
         self.boosters: dict[str, list] = {}
         self.meta: dict = {}
 
@@ -224,14 +271,18 @@ class StackedVariantModel:
     def feature_names(self) -> list[str]:
         names = list(vm.HAND_FEATURES)
         for block in self.blocks:
-            names += {"site": list(SITE_FEATURES), "mlm": list(MLM_FEATURES), "head": [HEAD_FEATURE]}[block]
+            blocks = {"site": SITE_FEATURES, "mlm": MLM_FEATURES, "head": (HEAD_FEATURE,), "kmer": KMER_FEATURES}
+            names += list(blocks[block])
         return names
 
     def matrix(self, rows: Sequence[dict], extra: dict[str, np.ndarray]) -> np.ndarray:
         """Hand features (with this model's hexamer tables) followed by ``extra[block]`` for each block."""
         parts = [vm.hand_features(rows, self.tables).reshape(len(rows), len(vm.HAND_FEATURES))]
         for block in self.blocks:
-            parts.append(np.asarray(extra[block], dtype=float).reshape(len(rows), -1))
+            if block == "kmer":  # learnt from the training rows in fit, like the hexamer tables
+                parts.append(kmer_features(rows, self.kmer_tables))
+            else:
+                parts.append(np.asarray(extra[block], dtype=float).reshape(len(rows), -1))
         return np.hstack(parts)
 
     def _boosters(self, kind: str, x, y, seeds) -> list:
@@ -243,6 +294,8 @@ class StackedVariantModel:
 
     def fit(self, rows: Sequence[dict], extra: dict[str, np.ndarray], labels=None) -> StackedVariantModel:
         self.tables = vm.hexamer_scores(rows)
+        if "kmer" in self.blocks:
+            self.kmer_tables = {str(k): kmer_tables(rows, k) for k in KMER_SIZES}
         labels = np.asarray([r["label"] for r in rows] if labels is None else labels, dtype=float)
         x = self.matrix(rows, extra)
         self.boosters = {}
@@ -284,6 +337,7 @@ class StackedVariantModel:
                 atomic_write_text(folder / name, booster.model_to_string())
         meta = {"blocks": self.blocks, "params": self.params, "seeds": self.seeds, "objective": self.objective}
         meta.update(boosters=files, feature_names=self.feature_names, meta=self.meta, hexamer_tables=self.tables)
+        meta["kmer_tables"] = self.kmer_tables
         atomic_write_text(folder / STACK_FILE, json.dumps(meta) + "\n")
 
     @classmethod
@@ -294,6 +348,7 @@ class StackedVariantModel:
         meta = json.loads((folder / STACK_FILE).read_text())
         model = cls(meta["blocks"], meta["params"], meta["seeds"], meta.get("objective", "classify"))
         model.tables, model.meta = meta["hexamer_tables"], meta.get("meta", {})
+        model.kmer_tables = meta.get("kmer_tables", {})
         for kind, names in meta["boosters"].items():
             model.boosters[kind] = [lightgbm.Booster(model_str=(folder / name).read_text()) for name in names]
             expected = len(model.feature_names) + (kind == "classifier" and model.objective == "classify+ratio")
@@ -359,12 +414,15 @@ def has_stack(folder) -> bool:
 
 __all__ = [
     "HEAD_FEATURE",
+    "KMER_FEATURES",
     "OBJECTIVES",
     "MLM_FEATURES",
     "SITE_FEATURES",
     "STACK_FILE",
     "StackedVariantModel",
     "has_stack",
+    "kmer_features",
+    "kmer_tables",
     "ratio_target",
     "score_pairs_stacked",
     "mlm_features",
