@@ -13,6 +13,7 @@ Both write what they need into a work folder and return the path of a manifest t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,4 +158,40 @@ def real_scrna_manifest(scrna_dir: str | Path, workdir: str | Path) -> Path:
     return manifest
 
 
-__all__ = ["WU2020_CANCERS", "prepare_real_manifest", "real_scrna_manifest", "sex_call"]
+#: The CHETAH tables of ``shared/data/scrna``: stem -> (obs file, label column, study, cancer type).
+CHETAH_TABLES = {
+    "chetah_headneck_ref": ("chetah_headneck_ref_obs.csv", "celltype", "puram2017_hnscc", "head_and_neck"),
+    "chetah_input_mel": ("chetah_input_mel_obs.csv", "celltype_CHETAH", "tirosh2016_melanoma", "melanoma"),
+}
+
+
+def read_chetah(scrna_dir: str | Path, stem: str) -> Any:
+    """One CHETAH table (genes x cells ``log2(TPM/10+1)`` CSV plus its obs CSV) as an AnnData of cells x genes.
+
+    ``X`` is back on the linear TPM scale (``10 * (2**x - 1)``); ``obs`` holds ``cell_type`` (the table's
+    label column: curated for head-and-neck, CHETAH *predictions* for melanoma), ``study``, ``cancer_type``
+    and ``sex`` (:func:`sex_call`: cells of different sex come from different patients).
+    """
+    import anndata
+
+    if stem not in CHETAH_TABLES:
+        raise ValueError(f"unknown CHETAH table {stem!r} (known: {sorted(CHETAH_TABLES)})")
+    obs_file, column, study, cancer = CHETAH_TABLES[stem]
+    scrna = Path(scrna_dir)
+    table = pd.read_csv(scrna / f"{stem}_log2tpm.csv.gz", index_col=0)
+    obs = pd.read_csv(scrna / obs_file, index_col=0).reindex(table.columns)
+    frame = pd.DataFrame(
+        {
+            "cell_type": obs[column].astype(str).to_numpy(),
+            "study": study,
+            "cancer_type": cancer,
+            "sex": sex_call(table.loc["XIST"].to_numpy(), table.loc["RPS4Y1"].to_numpy()),
+        },
+        index=table.columns.astype(str),
+    )
+    linear = 10.0 * (np.exp2(table.to_numpy(dtype=np.float64).T) - 1.0)
+    var = pd.DataFrame(index=table.index.astype(str))
+    return anndata.AnnData(X=linear.astype(np.float32), obs=frame, var=var)
+
+
+__all__ = ["CHETAH_TABLES", "WU2020_CANCERS", "prepare_real_manifest", "read_chetah", "real_scrna_manifest", "sex_call"]

@@ -1,0 +1,144 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""``txformers evaluate`` for Cellformer checkpoints: :func:`evaluate_checkpoint` picks the evaluation by the
+checkpoint's task.
+
+* a cancer-type classifier (``CellformerForCellClassification``, e.g. ``cellformer-cancer-type``): cytokine
+  cancer type per sample, patient-grouped, against majority / study-only / logistic regression / LightGBM /
+  random forest and the Cellformer fine-tuned from the pretrained model vs from random weights, with the study
+  confound (:mod:`.evaluation_cancer_type`). The bundled classifier itself was trained on every sample, so its
+  recipe (fine-tuning ``cellformer-pretrained``) is what the folds re-run;
+* a pretrained encoder (``cellformer-pretrained``): cell embeddings against HVG + PCA and the random-init twin
+  (:mod:`.evaluation_embeddings`).
+
+``quick``: cancer type without the Cellformer rows (the profile models and the confound, under a minute
+on two cores); embeddings on the wu2020 source task only.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SEED = 0
+
+
+def checkpoint_task(checkpoint: Path) -> str:
+    """``cancer_type`` or ``embeddings``, from the checkpoint's ``config.json`` (architectures, labels)."""
+    config = json.loads((Path(checkpoint) / "config.json").read_text())
+    architectures = config.get("architectures") or []
+    if any("CellClassification" in name for name in architectures) or config.get("id2label"):
+        return "cancer_type"
+    return "embeddings"
+
+
+def pretrained_source(checkpoint: Path) -> Path | None:
+    """The pretrained encoder a classifier's recipe fine-tunes (``cellformer-pretrained``), if present."""
+    from ...hub import resolve_checkpoint
+
+    path = Path(resolve_checkpoint("cellformer-pretrained"))
+    return path if (path / "config.json").is_file() else None
+
+
+def verdicts(rows: list[dict[str, Any]], metric: str, model: str, peers: tuple[str, ...]) -> list[str]:
+    """Plain comparisons of ``model`` against each peer on ``metric``: above / below / level by whether the
+    intervals overlap (a conservative reading; the rows hold the numbers)."""
+    found = {(item["model"], item["metric"]): item for item in rows}
+    mine = found.get((model, metric))
+    lines = []
+    for peer in peers:
+        other = found.get((peer, metric))
+        if mine is None or other is None:
+            continue
+        if mine["ci95"][0] > other["ci95"][1]:
+            word = "above"
+        elif mine["ci95"][1] < other["ci95"][0]:
+            word = "below"
+        elif mine["value"] >= other["value"]:
+            word = "level with (higher point estimate, overlapping 95% CIs)"
+        else:
+            word = "level with (lower point estimate, overlapping 95% CIs)"
+        lines.append(f"{metric}: {model} {mine['value']:.3f} is {word} {peer} {other['value']:.3f}")
+    return lines
+
+
+def evaluate_checkpoint(checkpoint: Path, data: Path | None, quick: bool) -> dict[str, Any]:
+    """Re-run a Cellformer checkpoint's evaluation on the shared scRNA (``data``: the ``scrna`` folder, default
+    ``../shared/data/scrna``). Returns the results dict of :mod:`txformers.evaluation`."""
+    from ...hub import SHARED_DATA
+
+    checkpoint = Path(checkpoint)
+    scrna = Path(data) if data is not None else SHARED_DATA / "scrna"
+    if not (scrna / "wu2020_200_tcells_4cancers.h5ad").is_file():
+        raise FileNotFoundError(f"{scrna} does not hold the shared scRNA (wu2020_200_tcells_4cancers.h5ad)")
+    task = checkpoint_task(checkpoint)
+    if task == "cancer_type":
+        from ...datasets.shared_scrna import prepare_real_manifest
+        from .evaluation_cancer_type import CELL_MODELS, FINETUNE, LIGHTGBM, RANDOM_FOREST, evaluate_cancer_type
+
+        with tempfile.TemporaryDirectory(prefix="txformers_cytokine_eval_") as workdir:
+            manifest = prepare_real_manifest(scrna, workdir)
+            result = evaluate_cancer_type(manifest, Path(workdir), pretrained_source(checkpoint), quick, SEED)
+        rows = result["rows"]
+        lines = []
+        for setting in ("all_types", "within_wu2020"):
+            metric = f"cancer_type.{setting}.patient_cv.accuracy"
+            for model in ("lightgbm", "logistic_regression", *(() if quick else CELL_MODELS[:1])):
+                lines += verdicts(rows, metric, model, ("majority", "study_only"))
+        if not quick:
+            lines += verdicts(
+                rows, "cancer_type.all_types.patient_cv.accuracy", "cellformer", ("cellformer_random_init", "lightgbm")
+            )
+            lines += verdicts(
+                rows,
+                "cancer_type.within_wu2020.patient_cv.accuracy",
+                "cellformer",
+                ("cellformer_random_init", "lightgbm"),
+            )
+        split = (
+            "one pseudo-bulk profile per sample (immune cells, cytokine panel, log1p CP10k); 5-fold "
+            "StratifiedGroupKFold by patient over all 6 types (34 samples) and within wu2020 (4 types, 30 samples); "
+            "leave-one-study-out; 95% CIs by patient bootstrap"
+        )
+        settings = {"lightgbm": LIGHTGBM, "random_forest": RANDOM_FOREST, "cellformer_finetune": FINETUNE}
+    else:
+        from .evaluation_embeddings import evaluate_embeddings
+
+        result = evaluate_embeddings(scrna, checkpoint, quick, SEED)
+        rows = result["rows"]
+        lines = []
+        prefixes = ["embedding.wu2020_source"] + (
+            [] if quick else ["embedding.headneck_cell_type", "embedding.pbmc_cell_type"]
+        )
+        for prefix in prefixes:
+            for probe in ("knn", "logistic"):
+                metric = f"{prefix}.{probe}.accuracy"
+                lines += verdicts(
+                    rows, metric, "cellformer_pretrained", ("hvg_pca", "cellformer_random_init", "majority")
+                )
+        if not quick:
+            for probe in ("knn", "logistic"):
+                metric = f"embedding.headneck_to_melanoma.{probe}.accuracy"
+                lines += verdicts(rows, metric, "cellformer_pretrained", ("hvg_pca", "cellformer_random_init"))
+        split = (
+            "probes fitted on held-out folds: wu2020 source by patient (StratifiedGroupKFold 5), head-and-neck and "
+            "pbmc cell types by cell (StratifiedKFold 5), head-and-neck -> melanoma across studies; 95% CIs by "
+            "patient (wu2020) or cell bootstrap"
+        )
+        settings = {}
+    return {
+        "checkpoint": str(checkpoint),
+        "data": str(scrna),
+        "split": split,
+        "seeds": [SEED],
+        "command": f"txformers evaluate {checkpoint}" + (" --quick" if quick else ""),
+        "rows": rows,
+        "task": task,
+        "verdicts": lines,
+        "settings": settings,
+        "report": result["report"],
+    }
+
+
+__all__ = ["checkpoint_task", "evaluate_checkpoint", "verdicts"]
