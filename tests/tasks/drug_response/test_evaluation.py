@@ -158,3 +158,19 @@ def test_quick_evaluation_of_the_bundled_checkpoint_reproduces_its_card_number()
     run = next(r for r in card["runs"] if r["name"] == "meta" and r["shots"] == 3 and "PLX4720" in r["data"])
     expected = np.mean([row["accuracy"] for row in run["per_seed"][:3]])
     assert accuracy["value"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_compare_checkpoints_pairs_the_two_runs_by_seed():
+    from txformers.tasks.drug_response.evaluation import compare_checkpoints
+
+    def run(name, base):
+        rows = [r | {"model": name} for r in records(shots=(3,)) if r["model"] == "ckpt"]
+        rows = [r | {m: r[m] + base for m in ("accuracy", "auroc")} for r in rows]
+        return {"checkpoint": f"checkpoints/{name}", "plan": {"shots": [3]}, "records": rows}
+
+    result = compare_checkpoints(run("meta", 0.0), run("nometa", 0.02), command="cmd")
+    accuracy = next(c for c in result["comparisons"] if c["metric"] == "accuracy")
+    assert accuracy["difference"] == pytest.approx(-0.02) and accuracy["verdict"] == "below"
+    assert result["models"] == ["meta", "nometa"] and "meta is BELOW nometa" in result["verdicts"][0]
+    with pytest.raises(ValueError, match="different plans"):
+        compare_checkpoints(run("meta", 0.0), {**run("nometa", 0.0), "plan": {"shots": [5]}})

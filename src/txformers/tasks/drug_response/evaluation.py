@@ -279,4 +279,52 @@ def evaluate_checkpoint(
     )
 
 
-__all__ = ["FULL", "QUICK", "evaluate_checkpoint", "single_cell_rows", "single_cell_scores", "unseen_drug_rows"]
+def compare_checkpoints(first: dict[str, Any], second: dict[str, Any], command: str | None = None) -> dict[str, Any]:
+    """Paired comparisons of two checkpoints' evaluations (results dicts of :func:`evaluate_checkpoint` run with
+    the same plan: same files, shots and seeds): ``first - second`` per k and metric over the single-cell
+    records (mean over files per seed), and over the unseen drugs when both have them; with the verdicts."""
+    names = [Path(results["checkpoint"]).name for results in (first, second)]
+    if first.get("plan") != second.get("plan"):
+        raise ValueError(f"{names[0]} and {names[1]} were evaluated with different plans; compare like with like")
+    comparisons = []
+    for k in first["plan"]["shots"]:
+        for metric in ("accuracy", "auroc"):
+            per_seed = []
+            for results, name in zip((first, second), names):
+                table: dict[int, list[float]] = {}
+                for r in results["records"]:
+                    if r["k"] == k and r["model"] == name:
+                        table.setdefault(r["seed"], []).append(r[metric])
+                per_seed.append([float(np.mean(table[seed])) for seed in sorted(table)])
+            comparisons.append(
+                {
+                    "setting": f"k={k}",
+                    "metric": metric,
+                    "model": names[0],
+                    "peer": names[1],
+                    "n_seeds": len(per_seed[0]),
+                }
+                | paired_difference(*per_seed)
+            )
+    if "unseen_drugs" in first and "unseen_drugs" in second:
+        drugs = first["unseen_drugs"]["drugs"]
+        values = [
+            [results["unseen_drugs"]["per_drug"][name][d] for d in drugs]
+            for results, name in zip((first, second), names)
+        ]
+        comparisons.append(
+            {"setting": "unseen drugs (zero-shot)", "metric": "auroc", "model": names[0], "peer": names[1]}
+            | paired_difference(*values)
+        )
+    return {"models": names, "command": command, "comparisons": comparisons, "verdicts": verdicts(comparisons)}
+
+
+__all__ = [
+    "FULL",
+    "QUICK",
+    "compare_checkpoints",
+    "evaluate_checkpoint",
+    "single_cell_rows",
+    "single_cell_scores",
+    "unseen_drug_rows",
+]
