@@ -423,6 +423,20 @@ def test_patterns_from_an_h5ad_with_attributions(data, model_dir, tmp_path):
     assert [row["gene"] for row in summary["top_genes"]["melanoma"]][0] == "IL10"
 
 
+def test_patterns_refuses_nan_attributions(data, model_dir, tmp_path, capsys, monkeypatch):
+    """Issue 17 item 11: NaN integrated-gradients attributions are refused naming the checkpoint; nothing written."""
+    pytest.importorskip("captum")
+    from txformers.tasks.cytokine import patterns
+
+    monkeypatch.setattr(patterns, "integrated_gradients", lambda model, inputs, targets, *a, **k: np.nan)
+    out = tmp_path / "patterns"
+    args = ["cytokine", "patterns", "--h5ad", str(data / "cells.h5ad"), "--label-column", "cancer"]
+    assert cli_main([*args, "--model", str(model_dir), "--out", str(out), "--n-steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "integrated-gradients attributions" in err and str(model_dir) in err and "NaN or infinite" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_patterns_from_a_manifest_and_bad_inputs(data, tmp_path, capsys):
     out = tmp_path / "patterns"
     assert cli_main(["cytokine", "patterns", "--manifest", str(data / "manifest.tsv"), "--out", str(out)]) == 0

@@ -468,3 +468,33 @@ def test_predict_flags_cells_with_no_expression_and_warns_once(files, tmp_path, 
     assert "1 all-zero expression" in err and "1 no expressed model genes" in err
     written = anndata.read_h5ad(out.with_suffix(".h5ad"))
     assert written.obs.loc["c2", "drug_flag"] == "all-zero expression"
+
+
+def test_adapt_that_diverges_writes_no_checkpoint(files, tmp_path, capsys):
+    """Issue 17 item 11: LoRA with a far too high --lr gives NaN weights; no such checkpoint is written."""
+    out = tmp_path / "diverged"
+    argv = ["drug", "adapt", str(files["h5ad"]), "--drug", PARACETAMOL, "--model", str(files["model"])]
+    argv += ["--label-column", "response", "--shots", "3", "--steps", "10", "--lr", "1e30", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the adaptation diverged" in err and "NaN or infinite" in err and "lower --lr" in err
+    assert not out.exists()
+
+
+def test_genes_refuses_nan_attributions(files, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("captum")
+    from txformers.tasks.drug_response import critical_genes
+
+    real = critical_genes.critical_genes
+
+    def nan_ranking(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result["ranking"].loc[0, "mean_attribution"] = np.nan
+        return result
+
+    monkeypatch.setattr(critical_genes, "critical_genes", nan_ranking)
+    out = tmp_path / "genes"
+    argv = ["drug", "genes", str(files["h5ad"]), "--drug", PARACETAMOL, "--model", str(files["model"])]
+    assert main([*argv, "--out", str(out), "--seeds", "1", "--n-steps", "2", "--max-cells", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "gene attributions" in err and str(files["model"]) in err and not list(tmp_path.glob("genes*"))

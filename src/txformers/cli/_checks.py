@@ -130,3 +130,22 @@ def check_finite(values: Any, what: str, checkpoint: str | Path | None = None) -
             f"{int(bad.sum())} of {array.size} {what}{source} are NaN or infinite; nothing was written "
             "(corrupt weights, or inputs the model cannot handle)"
         )
+
+
+NON_FINITE = "non_finite_score"  # the reason a batch command gives a record whose model output is NaN or infinite
+
+
+def non_finite_rows(values: Any, what: str, checkpoint: str | Path | None = None, scored: Any = None) -> Any:
+    """For batch commands, which pass bad records through with a reason: a boolean mask of the rows of
+    ``values`` (one row per record; more columns allowed) holding NaN or infinite numbers among the ``scored``
+    rows (default: all). When every scored row is such, the model itself is at fault: a ``UserError`` as in
+    :func:`check_finite`, and nothing is written."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    array = array.reshape(len(array), -1)
+    scored = np.ones(len(array), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    bad = scored & ~np.isfinite(array).all(axis=1)
+    if scored.any() and bad[scored].all():
+        check_finite(array[scored], what, checkpoint)
+    return bad

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..io import output_file
+from ._checks import NON_FINITE, non_finite_rows
 from ._common import UserError, check_outputs, device
 
 
@@ -64,6 +65,14 @@ def cmd_variant_effect_table(args: argparse.Namespace) -> int:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         scores = score_pairs(model, tokenizer, rows, batch_size=args.batch_size, device=device(args.device))
 
+    import numpy as np
+
+    scored = [not r["reason"] for r in rows]
+    non_finite = non_finite_rows(scores, "variant scores", model_dir, scored=scored)
+    for row, is_bad in zip(rows, non_finite):  # issue 17 item 11: a NaN/inf score is no score
+        if is_bad:
+            row["reason"] = NON_FINITE
+    scores = np.where(non_finite, np.nan, np.asarray(scores, dtype=np.float64))
     frame = table.copy()
     if "ID" not in frame:
         frame.insert(0, "ID", [r["id"] for r in rows])

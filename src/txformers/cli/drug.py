@@ -415,6 +415,16 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     adapted = peft_model.merge_and_unload().eval()
     with torch.no_grad():
         after = torch.sigmoid(adapted(**inputs, drug_embeds=drug_embeds).sensitive_logit).numpy()
+    # issue 17 item 11: training that diverged (too high --lr) leaves NaN weights; no such checkpoint is written
+    diverged = [
+        name for name, value in adapted.state_dict().items() if value.is_floating_point() and not value.isfinite().all()
+    ]
+    if diverged:
+        raise UserError(
+            f"the adaptation diverged: {len(diverged)} weight tensor(s) of the adapted model are NaN or infinite "
+            f"({', '.join(diverged[:3])}); nothing was written (try a lower --lr than {args.lr:g} or fewer --steps)"
+        )
+    check_finite(np.concatenate([before, after]), "predictions", model_dir)
     baseline = logistic_regression_predict(expression.to_numpy(np.float32), label_array, support, args.seed)
     cell_ids = np.asarray(expression.index.astype(str))
     truth = label_array[evaluation]
@@ -522,6 +532,7 @@ def cmd_genes(args: argparse.Namespace) -> int:
         )
     except (GenePanelOverlapError, ValueError) as error:
         raise _fail(error, data) from None
+    check_finite(result["ranking"][["mean_abs_attribution", "mean_attribution"]], "gene attributions", model_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     result["ranking"].to_csv(outputs["tsv"], sep="\t", index=False, float_format="%.6g")
     plot_critical_genes(

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..io import output_file
 from ..tasks.splicing.sites import CONVENTION
+from ._checks import NON_FINITE, check_finite, non_finite_rows
 from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
 
 DEFAULT_SPLICE_SITE_MODEL = CHECKPOINTS / "splicebert-small-splice-sites"
@@ -142,6 +143,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         results = tqdm(stream, total=len(records), desc="sequences", unit="seq", file=sys.stderr)
         rows, calls, to_plot, n_candidates = [], [], [], 0
         for (name, _), result in zip(records, results):
+            probabilities = [result["donor_prob"], result["acceptor_prob"]]
+            check_finite(probabilities, f"splice-site probabilities of {name!r}", model_dir)  # item 11
             n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
             rows.extend(site_rows(name, result, all_positions=args.all_positions))
             calls.extend(site_calls(name, result, args.threshold))
@@ -348,6 +351,17 @@ def cmd_variants(args: argparse.Namespace) -> int:
             [variants[keep].reset_index(drop=True), scores.drop(columns=["position", "ref", "alt"])], axis=1
         )
 
+    # issue 17 item 11: a variant whose scores are NaN/inf is written with empty scores and a reason
+    core = ["kl_context", "kl_variant", "delta_p"]
+    non_finite = non_finite_rows(frame[core].to_numpy(), "variant scores", model_dir)
+    if non_finite.any():
+        frame.loc[non_finite, core] = np.nan
+        frame["reason"] = np.where(non_finite, NON_FINITE, "")
+        print(
+            f"warning: {int(non_finite.sum())} of {len(frame)} variants have NaN or infinite model outputs "
+            f"(reason {NON_FINITE} in {tsv}); first: {labels[int(np.flatnonzero(non_finite)[0])]}",
+            file=sys.stderr,
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     position_note = (
         "pos is 1-based on the plus strand (as in VCF); window_position is 0-based in the transcript-oriented window"

@@ -216,3 +216,31 @@ def test_worker_processes_give_the_same_output(inputs, tmp_path):
     annotate_vcf(str(vcf), str(one), factory, progress=False, records_per_batch=3)
     annotate_vcf(str(vcf), str(two), factory, progress=False, records_per_batch=3, workers=2)
     assert one.read_text() == two.read_text()
+
+
+def test_non_finite_model_outputs_skip_the_record_or_stop_the_run(inputs, tmp_path, monkeypatch):
+    """Issue 17 item 11: a record whose probability track holds NaN is passed through with
+    SpliceBERT_SKIP=non_finite_score; when every track is NaN the model is at fault: an error, nothing written."""
+    from txformers.io import UserError
+
+    folder, fasta, gtf, vcf = inputs
+    lines = [line + "\n" for line in vcf_records(make_genome()) if "\tplus_donor_snv\t" in line or "\tmnp\t" in line]
+    annotator = _factory(fasta, gtf)()
+    real = annotator._tracks
+    poisoned = []
+
+    def tracks(sequences):
+        result = real(sequences)
+        key = next(key for key in result if key in poisoned or not poisoned)
+        poisoned.append(key)
+        result[key] = np.full_like(result[key], np.nan)
+        return result
+
+    monkeypatch.setattr(annotator, "_tracks", tracks)
+    results = annotator.annotate(lines)
+    assert [skip for _, skip, _ in results] == ["non_finite_score", None]
+    assert _info(results[0][0])["SpliceBERT_SKIP"] == "non_finite_score" and _entries(results[1][0])
+
+    monkeypatch.setattr(annotator, "_tracks", lambda sequences: {s: np.full((len(s), 2), np.nan) for s in sequences})
+    with pytest.raises(UserError, match="NaN or infinite"):
+        annotator.annotate(lines)

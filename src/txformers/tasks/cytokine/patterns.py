@@ -312,6 +312,14 @@ def model_attributions(
     attribution[:, known] = integrated_gradients(
         model, inputs, targets, tokenizer.convert_tokens_to_ids(used), n_steps=n_steps, batch_size=batch_size
     )
+    bad = ~np.isfinite(attribution[:, known])
+    if bad.any():  # issue 17 item 11: no table of NaN attributions
+        from ...io import UserError
+
+        raise UserError(
+            f"{int(bad.sum())} of {bad.size} integrated-gradients attributions from {model_dir} are NaN or infinite; "
+            "nothing was written (corrupt weights, or inputs the model cannot handle)"
+        )
     return attribution
 
 

@@ -46,6 +46,7 @@ SKIP_REASONS = (
     "indel_too_long",
     "n_rich",
     "malformed",
+    "non_finite_score",
 )
 FIELDS = "ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
 TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "symbol", "strand"] + FIELDS.split("|")[2:] + ["kl_context", "skip"]
@@ -291,6 +292,24 @@ class VcfAnnotator:
             at = centre if job.gene.strand == "+" else len(kl) - 1 - centre
             job.kl = kl_context_score(kl, at, self.options.kl_distance)
 
+    def _skip_non_finite(self, records: list[_Record], tracks: dict[str, np.ndarray]) -> None:
+        """Skip (``non_finite_score``) each record with a NaN/inf track; when every track is such, the model is at
+        fault: a ``UserError`` naming it, before anything is written (issue 17 item 11)."""
+        bad = {key for key, track in tracks.items() if not np.isfinite(track).all()}
+        if not bad:
+            return
+        if len(bad) == len(tracks):
+            from ...io import UserError
+
+            name = getattr(self.model, "name_or_path", None) or "the model"
+            raise UserError(
+                f"all {len(tracks)} splice-site probability tracks of this batch from {name} are NaN or infinite; "
+                "nothing was written (corrupt weights, or inputs the model cannot handle)"
+            )
+        for record in records:
+            if not record.skip and any(key in bad for job in record.jobs for key in (job.ref_key, job.alt_key)):
+                record.skip = "non_finite_score"
+
     def annotate(self, lines: Sequence[str]) -> list[tuple[str, str | None, list[list[Any]]]]:
         """``(output line, skip reason or None, TSV rows)`` for each input line, in order."""
         o = self.options
@@ -298,6 +317,7 @@ class VcfAnnotator:
         records = [self._plan(line, i, sequences) for i, line in enumerate(lines)]
         jobs = [job for record in records for job in record.jobs]
         tracks = self._tracks(list(sequences)) if sequences else {}
+        self._skip_non_finite(records, tracks)
         if o.kl_context and self.mlm is not None:
             self._kl(jobs)
         lo = self.context
