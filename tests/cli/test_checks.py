@@ -143,3 +143,49 @@ def test_check_output_folder_refuses_an_unwritable_parent(tmp_path):
     blocker.write_text("")
     with pytest.raises(UserError, match="is a file"):
         check_output_folder(blocker / "report", [], overwrite=False)
+
+
+def _nan_checkpoint(folder):
+    """A checkpoint folder whose weights hold a NaN (the weight check reads no other file)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    save_file({"encoder.weight": torch.tensor([1.0, float("nan")])}, folder / "model.safetensors")
+    return folder
+
+
+def test_bundled_default_checkpoints_are_checked_before_the_work(tmp_path, fasta, capsys, monkeypatch):
+    """Issue 17 item 10: a command that loads a bundled checkpoint by default (embed without --model, the demo,
+    drug fewshot NAME=DIR) checks its weights as it checks --model, before any input is read."""
+    import anndata
+    import pandas as pd
+
+    import txformers.cli.embed as embed
+    import txformers.hub as hub
+
+    _forbid_model_loading(monkeypatch)
+    monkeypatch.setattr(embed, "DEFAULT_SPLICEBERT", _nan_checkpoint(tmp_path / "bundled" / "splicebert"))
+    code, err = _run(["embed", fasta, "--out", tmp_path / "x"], capsys)
+    assert code == 2 and "NaN or infinite" in err and str(tmp_path / "bundled" / "splicebert") in err
+
+    monkeypatch.setattr(hub, "CHECKPOINTS", tmp_path / "bundled")
+    _nan_checkpoint(tmp_path / "bundled" / "cellformer-pretrained")
+    anndata.AnnData(np.ones((2, 2), np.float32), var=pd.DataFrame(index=["CD3E", "IL2"])).write_h5ad(
+        tmp_path / "c.h5ad"
+    )
+    code, err = _run(["embed", tmp_path / "c.h5ad", "--out", tmp_path / "x"], capsys)
+    assert code == 2 and str(tmp_path / "bundled" / "cellformer-pretrained" / "model.safetensors") in err
+
+    checkpoints = tmp_path / "demo_checkpoints"
+    for name in ("metascdrug-meta", "metascdrug-nometa"):
+        _nan_checkpoint(checkpoints / name)
+    code, err = _run(["demo", "--sections", "drug", "--checkpoints", checkpoints, "--out", tmp_path / "d"], capsys)
+    assert code == 2 and str(checkpoints / "metascdrug-meta" / "model.safetensors") in err
+    assert not (tmp_path / "d").exists()
+
+    code, err = _run(
+        ["drug", "fewshot", "--model", f"meta={checkpoints / 'metascdrug-nometa'}", "--data", fasta, "--shots", 1],
+        capsys,
+    )
+    assert code == 2 and str(checkpoints / "metascdrug-nometa" / "model.safetensors") in err

@@ -107,14 +107,38 @@ def check_checkpoint(folder: str | Path | None) -> None:
         check_safetensors(path)
 
 
-def preflight(args: Any) -> None:
-    """The checks of :mod:`this module <txformers.cli._checks>` for the options a command has."""
-    check_device(getattr(args, "device", None))
-    model = getattr(args, "model", None)
-    if isinstance(model, str | Path) and model:
-        from ..hub import resolve_checkpoint
+def checkpoint_folders(args: Any) -> list[Path]:
+    """The local checkpoint folders a command will load: ``--model`` (one, or several ``NAME=DIR``),
+    ``--kl-model`` with ``--kl-context``, and the defaults a command picks itself (bundled checkpoints), which
+    a command names with ``set_defaults(checkpoints_of=function of args)``."""
+    from ..hub import resolve_checkpoint
 
-        check_checkpoint(resolve_checkpoint(model))
+    chosen = getattr(args, "checkpoints_of", None)
+    values: list[Any] = list(chosen(args)) if chosen is not None else []
+    model = getattr(args, "model", None)
+    values += model if isinstance(model, list) else [model]
+    if getattr(args, "kl_context", False):
+        values.append(getattr(args, "kl_model", None))
+    folders = []
+    for value in values:
+        if not isinstance(value, str | Path) or not str(value):
+            continue
+        text = str(value)
+        if "=" in text and not Path(text).exists():  # NAME=DIR
+            text = text.split("=", 1)[1]
+        folder = Path(resolve_checkpoint(text))
+        if folder.is_dir() and folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def preflight(args: Any) -> None:
+    """The checks of :mod:`this module <txformers.cli._checks>` for the options a command has: the device, and
+    the weights of every local checkpoint it will load (given or bundled default, see
+    :func:`checkpoint_folders`)."""
+    check_device(getattr(args, "device", None))
+    for folder in checkpoint_folders(args):
+        check_checkpoint(folder)
 
 
 def check_finite(values: Any, what: str, checkpoint: str | Path | None = None) -> None:

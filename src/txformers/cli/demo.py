@@ -72,6 +72,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoints_of(args: argparse.Namespace) -> list[Path]:
+    """The checkpoint folders the chosen sections load (their weights are checked before the work)."""
+    from ..tasks.demo.report import NEEDS
+
+    return [Path(args.checkpoints) / name for section in args.sections for name in NEEDS.get(section, ([],))[0]]
+
+
 def _progress(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -105,4 +112,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="SECTION",
         help="sections to run, in this order: " + " ".join(SECTIONS) + " (default: all)",
     )
-    demo.set_defaults(handler=cmd_demo)
+    demo.set_defaults(handler=cmd_demo, checkpoints_of=_checkpoints_of)

@@ -36,6 +36,18 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return _embed_sequences(args, source)
 
 
+def _default_checkpoints(args: argparse.Namespace) -> list[Path]:
+    """The bundled checkpoint embed loads without --model (checked before the work, issue 17 item 10)."""
+    if args.model:
+        return []
+    from ..datasets.cells import is_anndata_file
+    from ..hub import resolve_checkpoint
+
+    if is_anndata_file(args.input):
+        return [Path(resolve_checkpoint("cellformer-pretrained"))]
+    return [Path(DEFAULT_SPLICEBERT)]
+
+
 def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     """Per-sequence (mean over nucleotides) and optional per-nucleotide SpliceBERT embeddings."""
     if args.npy or args.layer_name or args.gene_column:
@@ -247,4 +259,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     embed.add_argument("--batch-size", type=int, default=None, help="sequences (default 16) or cells (256) per batch")
     embed.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     embed.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    embed.set_defaults(handler=cmd_embed)
+    embed.set_defaults(handler=cmd_embed, checkpoints_of=_default_checkpoints)
