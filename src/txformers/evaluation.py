@@ -262,20 +262,25 @@ def write_record(checkpoint: str | Path, results: dict[str, Any], mode: str = "f
 def format_table(results: dict[str, Any], rows: Iterable[dict[str, Any]] | None = None) -> list[str]:
     """The rows as text lines, one per (setting, model) with ``metric value [low, high]`` cells."""
     rows = list(results["rows"] if rows is None else rows)
-    groups: dict[tuple, list[dict[str, Any]]] = {}
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}  # heading -> model -> rows, in first-seen order
     for row in rows:
-        extra = tuple((key, row[key]) for key in row if key not in ROW_FIELDS)
-        groups.setdefault((extra, row["model"]), []).append(row)
-    width = max((len(str(model)) for _, model in groups), default=5)
-    lines, last = [], None
-    for (extra, model), members in groups.items():
-        heading = ", ".join(f"{key} {value}" for key, value in extra)
-        if heading != last:
-            lines.append(f"[{heading}]" if heading else "")
-            last = heading
+        heading = ", ".join(f"{key} {row[key]}" for key in row if key not in ROW_FIELDS)
+        groups.setdefault(heading, {}).setdefault(str(row["model"]), []).append(row)
+    width = max((len(model) for models in groups.values() for model in models), default=5)
+    lines = []
+    for heading, models in groups.items():
+        if heading:
+            lines.append(f"[{heading}]")
+        lines += _model_lines(models, width)
+    return lines
+
+
+def _model_lines(models: dict[str, list[dict[str, Any]]], width: int) -> list[str]:
+    lines = []
+    for model, members in models.items():
         cells = [f"{row['metric']} {row['value']:.3f} [{row['ci95'][0]:.3f}, {row['ci95'][1]:.3f}]" for row in members]
         lines.append(f"  {model:<{width}}  " + "  ".join(cells) + f"  (n={members[0]['n']})")
-    return [line for line in lines if line != ""]
+    return lines
 
 
 __all__ = [
