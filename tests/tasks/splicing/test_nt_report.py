@@ -29,3 +29,34 @@ def test_report_rows_and_table(tmp_path):
     assert json.loads(out.read_text())["runs"][0]["test_donor_auroc_ci95"] == [0.88, 0.91]
     table = nt_report.markdown(report["runs"])
     assert "| cnn-120 | 120 | 10 (10) | 0.50 | 0.9000 / 0.9000 | 0.9000 [0.8800, 0.9100] |" in table
+
+
+def _ablation_run(folder, model, init, fraction, seed, auroc):
+    _run(folder, model, auroc)
+    results = json.loads((folder / "results.json").read_text())
+    results["args"].update(init=init, label_fraction=fraction, seed=seed)
+    (folder / "results.json").write_text(json.dumps(results))
+
+
+def test_label_fraction_table_groups_seeds_and_readme_verdict(tmp_path):
+    runs = []
+    for seed, (pre, rand) in enumerate([(0.90, 0.80), (0.92, 0.84)]):
+        for init, auroc in (("pretrained", pre), ("random", rand)):
+            runs.append(tmp_path / f"{init}-{seed}")
+            _ablation_run(runs[-1], "splicebert", init, 0.01, seed, auroc)
+    table = nt_report.label_fraction_table([nt_report.summarize_run(r) for r in runs])
+    by_model = {row["model"]: row for row in table["rows"]}
+    assert set(by_model) == {"splicebert-pretrained", "splicebert-random"}
+    assert by_model["splicebert-pretrained"]["seeds"] == [0, 1]
+    assert abs(by_model["splicebert-random"]["test_donor_auroc"]["mean"] - 0.82) < 1e-9
+    assert "| 0.01 | splicebert-pretrained | 2 | 10 | 0.9100 +- 0.0141 |" in nt_report.label_fraction_markdown(table)
+    # the README says whether the targets are met and the baselines beaten, from the numbers
+    _run(tmp_path / "cnn", "cnn", 0.983)
+    _run(tmp_path / "good", "splicebert", 0.99)
+    _run(tmp_path / "weak", "splicebert", 0.98)
+    rows = [nt_report.summarize_run(tmp_path / n) for n in ("cnn", "good", "weak")]
+    assert nt_report.verdict(rows[1], rows).startswith("**Meets the Test targets")
+    weak = nt_report.verdict(rows[2], rows)
+    assert weak.startswith("**Not yet") and "not above the best baseline (cnn, 0.9830)" in weak
+    text = nt_report.readme(rows[1], rows, "m", table)
+    assert "Pretrained vs random initialisation" in text and "splicebert-random" in text
