@@ -11,6 +11,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from .cellformer_evaluation import cancer_type_section, embedding_section, recorded_evaluation
 from .formatting import megabytes, recorded_command, signed, wrap
 from .paths import portable_text
 from .results import ResultsError, checkpoint_config, checkpoint_weights, get
@@ -152,6 +153,7 @@ def cellformer_mlm_card(
         example_study=studies[0] if studies else "STUDY",
         hidden_size=config.get("hidden_size", ""),
         provenance=provenance,
+        **embedding_section(recorded_evaluation(checkpoint), f"checkpoints/{name}/evaluation.json"),
     )
 
 
@@ -331,4 +333,5 @@ def cancer_type_card(
         provenance=provenance,
         total_cells=sum(c.get("cells", 0) for c in per_cancer.values()),
         n_classes=len(classes),
+        **cancer_type_section(recorded_evaluation(checkpoint), f"checkpoints/{name}/evaluation.json"),
     )

@@ -16,7 +16,7 @@ import torch
 from tests.conftest import requires_shared_data
 from txformers.evaluation import validate_results
 from txformers.models.cellformer import CellformerConfig, CellformerForMaskedExpressionModeling
-from txformers.tasks.cytokine.evaluation import checkpoint_task, evaluate_checkpoint, verdicts
+from txformers.tasks.cytokine.evaluation import checkpoint_task, evaluate_checkpoint
 from txformers.tasks.cytokine.evaluation_cancer_type import (
     confound_scores,
     cross_validate,
@@ -31,7 +31,13 @@ from txformers.tasks.cytokine.evaluation_embeddings import (
     out_of_fold,
     silhouette_row,
 )
-from txformers.tasks.cytokine.evaluation_rows import group_bootstrap, macro_f1, scored_rows
+from txformers.tasks.cytokine.evaluation_rows import (
+    difference_rows,
+    difference_verdicts,
+    group_bootstrap,
+    macro_f1,
+    scored_rows,
+)
 from txformers.tokenizers.tokenization_gene_expression import GeneExpressionTokenizer
 
 PANEL = ["IL2", "IFNG", "TNF", "CCL5", "CXCL13", "IL10"]
@@ -175,14 +181,17 @@ def test_macro_f1_matches_scikit_learn():
     assert [r["metric"] for r in rows] == ["x.accuracy", "x.macro_f1"] and rows[0]["value"] == 1.0
 
 
-def test_verdicts_read_overlapping_intervals_as_level():
-    rows = [
-        {"model": "a", "metric": "m", "value": 0.9, "ci95": [0.85, 0.95], "n": 10},
-        {"model": "b", "metric": "m", "value": 0.5, "ci95": [0.4, 0.6], "n": 10},
-        {"model": "c", "metric": "m", "value": 0.88, "ci95": [0.8, 0.9], "n": 10},
-    ]
-    lines = verdicts(rows, "m", "a", ("b", "c"))
-    assert "is above b" in lines[0] and "is level with" in lines[1]
+def test_paired_difference_rows_and_verdicts():
+    y = np.zeros(40, dtype=int)
+    better = np.r_[np.zeros(36, dtype=int), np.ones(4, dtype=int)]  # 36 of 40 right
+    worse = np.r_[np.zeros(20, dtype=int), np.ones(20, dtype=int)]  # 20 of 40 right, wrong wherever better is
+    same = better.copy()
+    rows = difference_rows("t", {"a": better, "b": worse, "c": same}, y, [("a", "b"), ("a", "c"), ("a", "x")], None)
+    assert [r["metric"] for r in rows] == ["t.accuracy_minus_b", "t.accuracy_minus_c"]  # unknown peers skipped
+    assert rows[0]["value"] == pytest.approx(0.4) and rows[0]["ci95"][0] > 0
+    assert rows[1]["value"] == 0 and rows[1]["ci95"] == [0.0, 0.0]
+    lines = difference_verdicts(rows)
+    assert "a is above b" in lines[0] and "level with" in lines[1]
 
 
 # ---------------------------------------------------------------------------------------- embeddings

@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .evaluation_rows import difference_verdicts
+
 SEED = 0
 
 
@@ -41,31 +43,25 @@ def pretrained_source(checkpoint: Path) -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
-def verdicts(rows: list[dict[str, Any]], metric: str, model: str, peers: tuple[str, ...]) -> list[str]:
-    """Plain comparisons of ``model`` against each peer on ``metric``: above / below / level by whether the
-    intervals overlap (a conservative reading; the rows hold the numbers)."""
-    found = {(item["model"], item["metric"]): item for item in rows}
-    mine = found.get((model, metric))
-    lines = []
-    for peer in peers:
-        other = found.get((peer, metric))
-        if mine is None or other is None:
-            continue
-        if mine["ci95"][0] > other["ci95"][1]:
-            word = "above"
-        elif mine["ci95"][1] < other["ci95"][0]:
-            word = "below"
-        elif mine["value"] >= other["value"]:
-            word = "level with (higher point estimate, overlapping 95% CIs)"
-        else:
-            word = "level with (lower point estimate, overlapping 95% CIs)"
-        lines.append(f"{metric}: {model} {mine['value']:.3f} is {word} {peer} {other['value']:.3f}")
-    return lines
-
-
 def evaluate_checkpoint(checkpoint: Path, data: Path | None, quick: bool) -> dict[str, Any]:
     """Re-run a Cellformer checkpoint's evaluation on the shared scRNA (``data``: the ``scrna`` folder, default
-    ``../shared/data/scrna``). Returns the results dict of :mod:`txformers.evaluation`."""
+    ``../shared/data/scrna``). Returns the results dict of :mod:`txformers.evaluation`.
+
+    Runs on one thread (BLAS, OpenMP and torch): the models are small, and on a shared two-core machine threads
+    make scikit-learn's solvers ten times slower."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            return _evaluate(Path(checkpoint), data, quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evaluate(checkpoint: Path, data: Path | None, quick: bool) -> dict[str, Any]:
     from ...hub import SHARED_DATA
 
     checkpoint = Path(checkpoint)
@@ -75,27 +71,13 @@ def evaluate_checkpoint(checkpoint: Path, data: Path | None, quick: bool) -> dic
     task = checkpoint_task(checkpoint)
     if task == "cancer_type":
         from ...datasets.shared_scrna import prepare_real_manifest
-        from .evaluation_cancer_type import CELL_MODELS, FINETUNE, LIGHTGBM, RANDOM_FOREST, evaluate_cancer_type
+        from .evaluation_cancer_type import FINETUNE, LIGHTGBM, RANDOM_FOREST, evaluate_cancer_type
 
         with tempfile.TemporaryDirectory(prefix="txformers_cytokine_eval_") as workdir:
             manifest = prepare_real_manifest(scrna, workdir)
             result = evaluate_cancer_type(manifest, Path(workdir), pretrained_source(checkpoint), quick, SEED)
         rows = result["rows"]
-        lines = []
-        for setting in ("all_types", "within_wu2020"):
-            metric = f"cancer_type.{setting}.patient_cv.accuracy"
-            for model in ("lightgbm", "logistic_regression", *(() if quick else CELL_MODELS[:1])):
-                lines += verdicts(rows, metric, model, ("majority", "study_only"))
-        if not quick:
-            lines += verdicts(
-                rows, "cancer_type.all_types.patient_cv.accuracy", "cellformer", ("cellformer_random_init", "lightgbm")
-            )
-            lines += verdicts(
-                rows,
-                "cancer_type.within_wu2020.patient_cv.accuracy",
-                "cellformer",
-                ("cellformer_random_init", "lightgbm"),
-            )
+        lines = difference_verdicts(rows)
         split = (
             "one pseudo-bulk profile per sample (immune cells, cytokine panel, log1p CP10k); 5-fold "
             "StratifiedGroupKFold by patient over all 6 types (34 samples) and within wu2020 (4 types, 30 samples); "
@@ -107,20 +89,7 @@ def evaluate_checkpoint(checkpoint: Path, data: Path | None, quick: bool) -> dic
 
         result = evaluate_embeddings(scrna, checkpoint, quick, SEED)
         rows = result["rows"]
-        lines = []
-        prefixes = ["embedding.wu2020_source"] + (
-            [] if quick else ["embedding.headneck_cell_type", "embedding.pbmc_cell_type"]
-        )
-        for prefix in prefixes:
-            for probe in ("knn", "logistic"):
-                metric = f"{prefix}.{probe}.accuracy"
-                lines += verdicts(
-                    rows, metric, "cellformer_pretrained", ("hvg_pca", "cellformer_random_init", "majority")
-                )
-        if not quick:
-            for probe in ("knn", "logistic"):
-                metric = f"embedding.headneck_to_melanoma.{probe}.accuracy"
-                lines += verdicts(rows, metric, "cellformer_pretrained", ("hvg_pca", "cellformer_random_init"))
+        lines = difference_verdicts(rows)
         split = (
             "probes fitted on held-out folds: wu2020 source by patient (StratifiedGroupKFold 5), head-and-neck and "
             "pbmc cell types by cell (StratifiedKFold 5), head-and-neck -> melanoma across studies; 95% CIs by "
@@ -141,4 +110,4 @@ def evaluate_checkpoint(checkpoint: Path, data: Path | None, quick: bool) -> dic
     }
 
 
-__all__ = ["checkpoint_task", "evaluate_checkpoint", "verdicts"]
+__all__ = ["checkpoint_task", "evaluate_checkpoint"]

@@ -31,7 +31,7 @@ from .cancer_type import (
     predict_proba,
     protocol_groups,
 )
-from .evaluation_rows import row, scored_rows
+from .evaluation_rows import difference_rows, row, scored_rows
 
 PROFILE_MODELS = ("majority", "study_only", "logistic_regression", "lightgbm", "random_forest")
 CELL_MODELS = ("cellformer", "cellformer_random_init")
@@ -40,6 +40,16 @@ CELL_MODELS = ("cellformer", "cellformer_random_init")
 FINETUNE = {"lr": 5e-4, "epochs": 20, "batch_size": 32, "dropout": 0.1, "warmup_steps": 20, "weight_decay": 0.01}
 LIGHTGBM = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 2}
 RANDOM_FOREST = {"n_estimators": 200}
+#: paired accuracy differences reported per setting (model, peer)
+PAIRS = [
+    *(
+        (model, peer)
+        for model in ("logistic_regression", "lightgbm", "random_forest", "cellformer")
+        for peer in ("majority", "study_only")
+    ),
+    ("cellformer", "cellformer_random_init"),
+    ("cellformer", "lightgbm"),
+]
 
 
 # ----------------------------------------------------------------------------- data
@@ -294,8 +304,10 @@ def evaluate_cancer_type(
         folds = grouped_folds(part.y, part_groups, n_splits, seed)
         oof = cross_validate(part, part_groups, models, folds, part_cells, pretrained, seed)
         prefix = f"cancer_type.{setting}.patient_cv"
+        calls = {name: oof[name].argmax(1) for name in models}
         for name in models:
-            rows += scored_rows(name, prefix, part.y, oof[name].argmax(1), part_groups, seed=seed)
+            rows += scored_rows(name, prefix, part.y, calls[name], part_groups, seed=seed)
+        rows += difference_rows(prefix, calls, part.y, PAIRS, part_groups, seed)
         report[setting] = {
             "samples": int(len(part.y)),
             "patients": int(len(set(part_groups))),

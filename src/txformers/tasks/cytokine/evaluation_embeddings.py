@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .cancer_type import grouped_folds
-from .evaluation_rows import group_bootstrap, row, scored_rows
+from .evaluation_rows import difference_rows, group_bootstrap, row, scored_rows
 
 REPRESENTATIONS = ("cellformer_pretrained", "cellformer_pretrained_mean", "cellformer_random_init", "hvg_pca")
 PROBES = {"knn": {"n_neighbors": 10}, "logistic": {"C": 1.0, "max_iter": 3000}}
@@ -160,13 +160,21 @@ def majority_rows(prefix: str, y: np.ndarray, folds: list, groups: np.ndarray | 
 
 
 # ----------------------------------------------------------------------------- tasks
+#: paired accuracy differences reported for each probe: the pretrained encoder against its peers
+PAIRS = [("cellformer_pretrained", "hvg_pca"), ("cellformer_pretrained", "cellformer_random_init")]
+
+
 def _task_rows(prefix, reps, y, folds, groups, seed) -> list[dict[str, Any]]:
     rows = majority_rows(prefix, y, folds, groups, seed)
+    predictions: dict[str, dict[str, np.ndarray]] = {probe: {} for probe in PROBES}
     for rep, Z in reps.items():
         for probe in PROBES:
             predicted = out_of_fold(probe, Z, y, folds, seed)
+            predictions[probe][rep] = predicted
             rows += scored_rows(rep, f"{prefix}.{probe}", y, predicted, groups, ("accuracy", "macro_f1"), seed)
         rows.append(silhouette_row(rep, prefix, Z, y, groups, seed))
+    for probe in PROBES:
+        rows += difference_rows(f"{prefix}.{probe}", predictions[probe], y, PAIRS, groups, seed)
     return rows
 
 
@@ -214,10 +222,14 @@ def evaluate_embeddings(scrna_dir: Path, model_dir: Path, quick: bool, seed: int
     y_mel = mel.obs["cell_type"].to_numpy(dtype=str)
     keep = np.isin(y_mel, y_hn)
     prefix = "embedding.headneck_to_melanoma"
+    predictions: dict[str, dict[str, np.ndarray]] = {probe: {} for probe in PROBES}
     for rep, Z in reps_both.items():
         for probe in PROBES:
             predicted = probe_predict(probe, Z[:n_hn], y_hn, Z[n_hn:][keep], seed)
+            predictions[probe][rep] = predicted
             rows += scored_rows(rep, f"{prefix}.{probe}", y_mel[keep], predicted, None, ("accuracy",), seed)
+    for probe in PROBES:
+        rows += difference_rows(f"{prefix}.{probe}", predictions[probe], y_mel[keep], PAIRS, None, seed)
     values, counts = np.unique(y_hn, return_counts=True)
     majority = np.full(keep.sum(), values[counts.argmax()])
     rows += scored_rows("majority", f"{prefix}", y_mel[keep], majority, None, ("accuracy",), seed)

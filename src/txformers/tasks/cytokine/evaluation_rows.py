@@ -91,6 +91,48 @@ def scored_rows(
     ]
 
 
+def difference_rows(
+    prefix: str,
+    predictions: dict[str, np.ndarray],
+    y_true: np.ndarray,
+    pairs: list[tuple[str, str]],
+    groups: np.ndarray | None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """``<prefix>.accuracy_minus_<peer>`` rows (model = the first of each pair): the accuracy difference on the
+    same items, its interval from a *paired* group bootstrap (both models scored on each resample), which is
+    narrower and fairer than comparing two separate intervals."""
+    rows = []
+    for model, peer in pairs:
+        if model not in predictions or peer not in predictions:
+            continue
+        both = np.stack([predictions[model], predictions[peer]], axis=1)
+
+        def difference(t: np.ndarray, p: np.ndarray) -> float:
+            return accuracy(t, p[:, 0]) - accuracy(t, p[:, 1])
+
+        value = difference(np.asarray(y_true), both)
+        ci = group_bootstrap(difference, y_true, both, groups, seed=seed)
+        rows.append(row(model, f"{prefix}.accuracy_minus_{peer}", value, ci, len(y_true)))
+    return rows
+
+
+def difference_verdicts(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per ``accuracy_minus_`` row: above / below / level (the paired 95 % CI holds 0)."""
+    lines = []
+    for item in rows:
+        if "accuracy_minus_" not in item["metric"]:
+            continue
+        prefix, peer = item["metric"].split(".accuracy_minus_")
+        lo, hi = item["ci95"]
+        word = "above" if lo > 0 else "below" if hi < 0 else "level with (the paired 95% CI holds 0)"
+        lines.append(
+            f"{prefix}: {item['model']} is {word} {peer}: accuracy difference {item['value']:+.3f} "
+            f"[{lo:+.3f}, {hi:+.3f}]"
+        )
+    return lines
+
+
 def rows_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of rows (metric, model, value [95 % CI], n)."""
     lines = ["| metric | model | value [95% CI] | n |", "|---|---|---|---|"]
@@ -100,4 +142,14 @@ def rows_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["N_BOOT", "accuracy", "group_bootstrap", "macro_f1", "row", "rows_table", "scored_rows"]
+__all__ = [
+    "N_BOOT",
+    "accuracy",
+    "difference_rows",
+    "difference_verdicts",
+    "group_bootstrap",
+    "macro_f1",
+    "row",
+    "rows_table",
+    "scored_rows",
+]
