@@ -132,12 +132,23 @@ def stacked_checkpoint(tiny_splicebert_config, tmp_path):
     config.id2label, config.window_size = {0: "none", 1: "acceptor", 2: "donor"}, 24
     SpliceBertForTokenClassification(config).save_pretrained(tmp_path / "site")
     tokenizer.save_pretrained(tmp_path / "site")
+    import torch
+    from safetensors.torch import save_file
+
+    from txformers.tasks.splicing.cnn_baseline import SpliceCNN
+
+    cnn = SpliceCNN(channels=8, dilations=(1, 2))
+    (folder / "splice_cnn").mkdir()
+    save_file(cnn.state_dict(), folder / "splice_cnn" / "model.safetensors")
+    (folder / "splice_cnn" / "config.json").write_text(json.dumps(cnn.hparams))
     rows, extra = _rows_and_extra(40)
     extra["mlm"] = np.random.default_rng(0).random((40, len(vs.MLM_FEATURES)))
+    extra["cnn"] = torch.rand(40, len(vs.CNN_FEATURES), generator=torch.Generator().manual_seed(0)).numpy()
     extra["head"] = np.array([r["label"] for r in rows], dtype=float)
-    model = vs.StackedVariantModel(["site", "mlm", "head"], {"n_estimators": 10, "min_child_samples": 5})
+    model = vs.StackedVariantModel(["cnn", "site", "mlm", "head"], {"n_estimators": 10, "min_child_samples": 5})
     model.fit(rows, extra)
     model.meta = {"site_model": str(tmp_path / "site"), "mlm_model": str(tmp_path / "mlm")}
+    model.meta["cnn_model"] = "somewhere/else/splice_cnn"  # found inside the checkpoint folder by its name
     model.save(folder)
     return folder
 
@@ -190,3 +201,22 @@ def test_kmer_tables_are_learnt_from_training_rows_and_saved(tmp_path):
     again = vs.StackedVariantModel.load(tmp_path)
     assert again.kmer_tables == model.kmer_tables and again.feature_names[-1] == vs.KMER_FEATURES[-1]
     np.testing.assert_allclose(again.predict(rows, {}), model.predict(rows, {}))
+
+
+def test_cnn_block_loads_a_saved_cnn_and_scores_pairs(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from txformers.tasks.splicing.cnn_baseline import SpliceCNN
+
+    torch.manual_seed(0)
+    cnn = SpliceCNN(channels=8, dilations=(1, 2))
+    save_file(cnn.state_dict(), tmp_path / "model.safetensors")
+    (tmp_path / "config.json").write_text(json.dumps(cnn.hparams))
+    loaded = vs.load_cnn(tmp_path)
+    rows = [_row(9, "A", 0), {**_row(12, "A", 0), "mut_sequence": WT}]  # the second pair: no change
+    x = vs.cnn_model_features(loaded, rows, batch_size=1)
+    assert x.shape == (2, len(vs.CNN_FEATURES)) and np.isfinite(x).all()
+    f = dict(zip(vs.CNN_FEATURES, x[1]))
+    assert f["cnn_abs_delta_max"] == 0 and 0 <= f["cnn_acceptor_wt"] <= 1
+    assert x[0, vs.CNN_FEATURES.index("cnn_abs_delta_max")] > 0

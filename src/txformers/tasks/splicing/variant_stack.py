@@ -129,6 +129,44 @@ def site_model_features(model, tokenizer, rows: Sequence[dict], batch_size: int 
     return np.asarray([site_features_from_tracks(r, tracks[i], tracks[n + i]) for i, r in enumerate(rows)], float)
 
 
+CNN_FEATURES = tuple("cnn_" + name[len("site_") :] for name in SITE_FEATURES)
+"""The :data:`SITE_FEATURES` from txformers' dilated CNN splice-site model (``tasks/splicing/cnn_baseline.py``)."""
+
+
+def load_cnn(folder):
+    """A :class:`~txformers.tasks.splicing.cnn_baseline.SpliceCNN` saved by ``finetune_splice_nt --model cnn``
+    (``config.json`` with its hyper-parameters, ``model.safetensors``), in eval mode."""
+    from safetensors.torch import load_file
+
+    from .cnn_baseline import SpliceCNN
+
+    folder = Path(folder)
+    model = SpliceCNN(**json.loads((folder / "config.json").read_text()))
+    model.load_state_dict(load_file(folder / "model.safetensors"))
+    return model.eval()
+
+
+def cnn_model_features(model, rows: Sequence[dict], batch_size: int = 64) -> np.ndarray:
+    """The :data:`CNN_FEATURES` matrix: the CNN (labels none / acceptor / donor) on WT and mutant, whole sequences
+    (its ``same`` padding reads beyond the ends as N)."""
+    import torch
+
+    codes = {base: 6 + i for i, base in enumerate("ACGT")}
+    sequences = [r["wt_sequence"] for r in rows] + [r["mut_sequence"] for r in rows]
+    tracks: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(sequences), batch_size):
+            chunk = sequences[start : start + batch_size]
+            longest = max(len(q) for q in chunk)
+            ids = torch.full((len(chunk), longest), 5, dtype=torch.long)  # 5: read as N
+            for i, q in enumerate(chunk):
+                ids[i, : len(q)] = torch.tensor([codes.get(b, 5) for b in q.upper()])
+            probabilities = torch.softmax(model(ids).logits.float(), dim=-1)[..., 1:3].numpy()
+            tracks.extend(probabilities[i, : len(q)] for i, q in enumerate(chunk))
+    n = len(rows)
+    return np.asarray([site_features_from_tracks(r, tracks[i], tracks[n + i]) for i, r in enumerate(rows)], float)
+
+
 def mlm_features_from_probabilities(row: dict, p_wt: np.ndarray, p_mut: np.ndarray) -> list[float]:
     """:data:`MLM_FEATURES` of one pair from the LM's ``(L, 4)`` A/C/G/T probabilities on WT and mutant."""
     from ...models.splicebert.scoring_splicebert import NUCLEOTIDES, kl_profile, variant_scores
@@ -272,6 +310,7 @@ class StackedVariantModel:
         names = list(vm.HAND_FEATURES)
         for block in self.blocks:
             blocks = {"site": SITE_FEATURES, "mlm": MLM_FEATURES, "head": (HEAD_FEATURE,), "kmer": KMER_FEATURES}
+            blocks["cnn"] = CNN_FEATURES
             names += list(blocks[block])
         return names
 
@@ -371,7 +410,8 @@ def _model_path(name: str, folder: Path):
     else a bundled checkpoint of that name."""
     from ...hub import CHECKPOINTS, REPO_ROOT
 
-    for candidate in (Path(name), REPO_ROOT / name, CHECKPOINTS / Path(name).name, folder.parent / Path(name).name):
+    base = Path(name).name
+    for candidate in (Path(name), REPO_ROOT / name, folder / base, CHECKPOINTS / base, folder.parent / base):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"the stacked model in {folder} needs the feature model {name}, which is not here")
@@ -394,6 +434,8 @@ def score_pairs_stacked(folder, rows: Sequence[dict], batch_size: int = 64, devi
         path = _model_path(stack.meta["site_model"], folder)
         model = AutoModelForTokenClassification.from_pretrained(path).to(device).eval()
         extra["site"] = site_model_features(model, AutoTokenizer.from_pretrained(path), scorable, batch_size)
+    if "cnn" in stack.blocks:
+        extra["cnn"] = cnn_model_features(load_cnn(_model_path(stack.meta["cnn_model"], folder)), scorable, batch_size)
     if "mlm" in stack.blocks:
         path = _model_path(stack.meta["mlm_model"], folder)
         model = AutoModelForMaskedLM.from_pretrained(path).to(device).eval()
@@ -413,6 +455,7 @@ def has_stack(folder) -> bool:
 
 
 __all__ = [
+    "CNN_FEATURES",
     "HEAD_FEATURE",
     "KMER_FEATURES",
     "OBJECTIVES",
@@ -420,9 +463,11 @@ __all__ = [
     "SITE_FEATURES",
     "STACK_FILE",
     "StackedVariantModel",
+    "cnn_model_features",
     "has_stack",
     "kmer_features",
     "kmer_tables",
+    "load_cnn",
     "ratio_target",
     "score_pairs_stacked",
     "mlm_features",
