@@ -174,3 +174,22 @@ def test_compare_checkpoints_pairs_the_two_runs_by_seed():
     assert result["models"] == ["meta", "nometa"] and "meta is BELOW nometa" in result["verdicts"][0]
     with pytest.raises(ValueError, match="different plans"):
         compare_checkpoints(run("meta", 0.0), {**run("nometa", 0.0), "plan": {"shots": [5]}})
+
+
+def test_tanimoto_and_similar_drug_scores_never_use_the_drug_itself():
+    from txformers.tasks.drug_response.baselines import similar_drug_scores, tanimoto
+
+    fingerprints = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 1]])
+    similarity = tanimoto(fingerprints)
+    assert similarity[0, 1] == pytest.approx(1.0) and similarity[0, 2] == pytest.approx(1 / 3)
+    assert similarity[0, 3] == 0.0
+    z = np.array([[5.0, 5.0], [1.0, -1.0], [-2.0, 2.0], [9.0, np.nan]])
+    scores = similar_drug_scores(z, similarity, reference=[0, 1, 2, 3], m=1, power=1.0)
+    # drug 0's nearest other drug is drug 1 (identical bits): its own z (5, 5) is never used
+    np.testing.assert_allclose(scores[0], [-1.0, 1.0])
+    np.testing.assert_allclose(scores[1], [-5.0, -5.0])
+    # drug 3: nearest is drug 2 (similarity 1/3)
+    np.testing.assert_allclose(scores[3], [2.0, -2.0])
+    weighted = similar_drug_scores(z, similarity, reference=[1, 2], m=2, power=1.0)
+    expected = -(1.0 * z[1] + (1 / 3) * z[2]) / (1 + 1 / 3)
+    np.testing.assert_allclose(weighted[0], expected)

@@ -9,8 +9,9 @@
 * Unseen drugs (:func:`unseen_drug_lightgbm`): LightGBM regression of the z-scored ln IC50 of (drug, cell
   line) pairs from the drug's Morgan fingerprint, the cell line's expression (principal components) and its
   general sensitivity (mean z over the training drugs, leaving the pair's own drug out): it can model what a
-  no-model ranking cannot, the drug-specific part beyond a cell line's general sensitivity. Trained on the
-  training drugs' pairs; the number of trees is chosen by early stopping on the validation drugs.
+  no-model ranking cannot, the drug-specific part beyond a cell line's general sensitivity; optionally also the
+  cell line's response to the training drugs most similar to the drug (:func:`similar_drug_scores`). Trained on
+  the training drugs' pairs; the number of trees is chosen by early stopping on the validation drugs.
 
 LightGBM runs with ``n_jobs=1`` and ``deterministic=True``: the same inputs give the same numbers.
 """
@@ -148,6 +149,40 @@ def _indicator(n: int, positions: np.ndarray) -> np.ndarray:
     return mask
 
 
+def tanimoto(fingerprints: np.ndarray) -> np.ndarray:
+    """Tanimoto similarity of every pair of rows of a 0/1 fingerprint matrix."""
+    bits = np.asarray(fingerprints) > 0
+    inter = bits.astype(np.float32) @ bits.T.astype(np.float32)
+    counts = bits.sum(1).astype(np.float32)
+    union = counts[:, None] + counts[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def similar_drug_scores(
+    z: np.ndarray, similarity: np.ndarray, reference: Sequence[int], m: int, power: float
+) -> np.ndarray:
+    """No-model score of every (task, cell line): minus the mean z of the cell line over the ``m`` reference tasks
+    most similar to the task (Tanimoto of fingerprints), weighted by ``similarity ** power``; a task never uses
+    itself. ``z`` is tasks x cell lines (NaN: not measured); NaN where no similar task measured the cell line."""
+    reference = np.asarray(reference)
+    known = np.isfinite(z[reference])
+    values = np.where(known, z[reference], 0.0)
+    scores = np.full(z.shape, np.nan)
+    for task in range(len(z)):
+        similar = similarity[task, reference].astype(float)
+        similar[reference == task] = -np.inf
+        top = np.argsort(-similar, kind="stable")[:m]
+        top = top[np.isfinite(similar[top])]
+        weights = np.maximum(similar[top], 0.0) ** power
+        total = weights @ known[top]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores[task] = np.where(total > 0, -(weights @ values[top]) / total, np.nan)
+    return scores
+
+
+SIMILAR_GRID = [{"m": m, "power": p} for m in (3, 10, 30) for p in (0.0, 1.0, 4.0)]
+
+
 def unseen_drug_lightgbm(
     pair_cells: np.ndarray,
     pair_tasks: np.ndarray,
@@ -159,18 +194,22 @@ def unseen_drug_lightgbm(
     max_train_pairs: int = 60000,
     max_trees: int = 1000,
     seed: int = 0,
+    pair_features: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """LightGBM scores (minus the predicted z: higher = more sensitive) of every pair, trained on the pairs of
     ``train_tasks`` (at most ``max_train_pairs``, drawn at random), trees chosen by early stopping on the pairs
-    of ``validation_tasks``. ``drug_fingerprints`` has one row per task, ``cell_features`` one per cell line."""
+    of ``validation_tasks``. ``drug_fingerprints`` has one row per task, ``cell_features`` one per cell line;
+    ``pair_features`` (pairs x columns) adds per-pair columns that must not use the pair's own value (as
+    :func:`similar_drug_scores`, which never lets a task use itself)."""
     import lightgbm
 
     is_train = np.isin(pair_tasks, np.asarray(train_tasks))
     train = np.flatnonzero(is_train)
     general = leave_drug_out_sensitivity(pair_cells, pair_tasks, pair_z, train, len(cell_features))
-    features = np.hstack(
-        [cell_features[pair_cells], general[:, None].astype(np.float32), drug_fingerprints[pair_tasks]]
-    ).astype(np.float32)
+    columns = [cell_features[pair_cells], general[:, None].astype(np.float32), drug_fingerprints[pair_tasks]]
+    if pair_features is not None:
+        columns.append(np.asarray(pair_features, dtype=np.float32).reshape(len(pair_cells), -1))
+    features = np.hstack(columns).astype(np.float32)
     rng = np.random.default_rng(seed)
     if len(train) > max_train_pairs:
         train = np.sort(rng.choice(train, max_train_pairs, replace=False))
@@ -207,6 +246,9 @@ def unseen_drug_lightgbm(
             "cell_components": int(cell_features.shape[1]),
             "general_sensitivity": 1,
             "fingerprint_bits": int(drug_fingerprints.shape[1]),
+            "pair_features": 0
+            if pair_features is None
+            else int(features.shape[1] - len(columns[0][0]) - 1 - drug_fingerprints.shape[1]),
         },
     }
     return scores, info
@@ -221,5 +263,7 @@ __all__ = [
     "leave_drug_out_sensitivity",
     "pair_folds",
     "signal_to_noise",
+    "similar_drug_scores",
+    "tanimoto",
     "unseen_drug_lightgbm",
 ]

@@ -14,7 +14,9 @@ Two parts, each with its peers trained and scored in the same run (rows of :mod:
   shots) with its CI and a word: above / level / below.
 * **Unseen drugs** (the checkpoint's held-out ``test`` drugs with a GDSC2 task): AUROC within each drug of the
   checkpoint zero-shot, the no-model baseline (cell lines ranked by their mean z-scored ln IC50 over the
-  training drugs) and LightGBM on drug fingerprints + cell features (:func:`~.baselines.unseen_drug_lightgbm`);
+  training drugs), a second no-model baseline from the drugs most similar to the held-out one
+  (:func:`~.baselines.similar_drug_scores`, neighbours and weighting chosen on the validation drugs) and LightGBM
+  on drug fingerprints + cell features + that similar-drug score (:func:`~.baselines.unseen_drug_lightgbm`);
   CIs by bootstrap over drugs.
 
 ``quick`` runs one file, ``k = 3``, three seeds and no unseen-drug part: what CI can afford (see
@@ -165,9 +167,9 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
     import json
 
     from ...models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
-    from .baselines import cell_components, unseen_drug_lightgbm
+    from .baselines import SIMILAR_GRID, cell_components, similar_drug_scores, tanimoto, unseen_drug_lightgbm
     from .meta_learning import ARGS_FILE, SPLIT_FILE, DrugInputs, load_gdsc_tables
-    from .unseen_drugs import _auroc, evaluate_drugs, gdsc2_drugs
+    from .unseen_drugs import _auroc, evaluate_drugs, gdsc2_drugs, general_sensitivity
 
     name = name or Path(checkpoint).name
     checkpoint = Path(checkpoint)
@@ -187,23 +189,53 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
         "general_sensitivity": zero_shot["general_sensitivity"]["per_drug"],
     }
     pairs = tables.pairs
+    pair_cells, pair_tasks, labels = pairs["cell"].to_numpy(), pairs["task"].to_numpy(), pairs["label"].to_numpy()
     fingerprints = processor.fingerprints(tables.tasks["smiles"].tolist()).astype(np.float32)
-    cells = cell_components(tables.expression.numpy())
+    # similarity to the drugs seen in training: z of the cell line under the most similar training drugs,
+    # neighbours and weighting chosen on the validation drugs
+    z = np.full((len(tables.tasks), len(tables.cell_keys)), np.nan)
+    z[pair_tasks, pair_cells] = pairs["z"].to_numpy()
+    similarity = tanimoto(fingerprints)
+    general = general_sensitivity(tables, train_tasks)
+
+    def drug_aurocs(score_matrix: np.ndarray, tasks: Sequence[int]) -> list[float]:
+        out = []
+        for task in tasks:
+            mask = pair_tasks == task
+            score = score_matrix[task, pair_cells[mask]]
+            out.append(_auroc(labels[mask], np.where(np.isfinite(score), score, general[pair_cells[mask]])))
+        return out
+
+    choice = max(
+        SIMILAR_GRID,
+        key=lambda g: np.nanmean(
+            drug_aurocs(similar_drug_scores(z, similarity, train_tasks, g["m"], g["power"]), validation_tasks)
+        ),
+    )
+    similar = similar_drug_scores(z, similarity, train_tasks, choice["m"], choice["power"])
+    task_of = {drug: int(i) for i, drug in tables.tasks.loc[tables.tasks["source"] == "GDSC2", "drug"].items()}
+    per_drug["similar_drugs"] = dict(zip(held_out, drug_aurocs(similar, [task_of[d] for d in held_out])))
     scores, info = unseen_drug_lightgbm(
-        pairs["cell"].to_numpy(),
-        pairs["task"].to_numpy(),
+        pair_cells,
+        pair_tasks,
         pairs["z"].to_numpy(np.float64),
-        cells,
+        cell_components(tables.expression.numpy()),
         fingerprints,
         train_tasks,
         validation_tasks,
+        pair_features=similar[pair_tasks, pair_cells],
     )
-    task_of = {drug: int(i) for i, drug in tables.tasks.loc[tables.tasks["source"] == "GDSC2", "drug"].items()}
     per_drug["lightgbm"] = {}
     for drug in held_out:
-        mask = (pairs["task"] == task_of[drug]).to_numpy()
-        per_drug["lightgbm"][drug] = _auroc(pairs["label"].to_numpy()[mask], scores[mask])
-    return {"drugs": held_out, "per_drug": per_drug, "lightgbm": info, "n_train_drugs": int(len(train_tasks))}
+        mask = pair_tasks == task_of[drug]
+        per_drug["lightgbm"][drug] = _auroc(labels[mask], scores[mask])
+    return {
+        "drugs": held_out,
+        "per_drug": per_drug,
+        "lightgbm": info,
+        "similar_drugs": {"chosen_on_validation_drugs": choice, "grid": SIMILAR_GRID},
+        "n_train_drugs": int(len(train_tasks)),
+    }
 
 
 def unseen_drug_rows(result: dict[str, Any], name: str) -> tuple[list[dict], list[dict]]:
@@ -213,10 +245,16 @@ def unseen_drug_rows(result: dict[str, Any], name: str) -> tuple[list[dict], lis
     setting = "unseen drugs (zero-shot)"
     rows = [make_row(model, "auroc", v, setting=setting, data="GDSC2") for model, v in values.items()]
     comparisons = [
-        {"setting": "unseen drugs (zero-shot)", "metric": "auroc", "model": model, "peer": "general_sensitivity"}
+        {"setting": setting, "metric": "auroc", "model": model, "peer": "general_sensitivity"}
         | paired_difference(values[model], values["general_sensitivity"])
-        for model in (name, "lightgbm")
+        for model in (name, "similar_drugs", "lightgbm")
+        if model in values
     ]
+    if "lightgbm" in values:
+        comparisons.append(
+            {"setting": setting, "metric": "auroc", "model": name, "peer": "lightgbm"}
+            | paired_difference(values[name], values["lightgbm"])
+        )
     return rows, comparisons
 
 
