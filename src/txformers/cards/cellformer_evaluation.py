@@ -160,14 +160,19 @@ def cancer_type_section(record: dict | None, record_file: str) -> dict[str, Any]
         if best is None or majority is None:
             continue
         difference = rows.get((best, f"{prefix}.accuracy_minus_majority"))
-        tail = ""
+        tail, verdict = "", ""
         if difference:
             lo, hi = difference["ci95"]
             tail = f" (paired difference {difference['value']:+.3f} [{lo:+.3f}, {hi:+.3f}])"
+            verdict = (
+                " No model tells these cancer types apart better than the majority class."
+                if lo <= 0
+                else f" {best} does better than the majority class."
+            )
         text += (
             f" What remains once the study is removed ({setting}: one study, several cancer types): the best model, "
             f"{best}, reaches {_cell(rows[(best, f'{prefix}.accuracy')])} against the majority class's "
-            f"{_cell(majority)}{tail}."
+            f"{_cell(majority)}{tail}.{verdict}"
         )
     return {
         "evaluation": True,

@@ -110,4 +110,33 @@ def _evaluate(checkpoint: Path, data: Path | None, quick: bool) -> dict[str, Any
     }
 
 
-__all__ = ["checkpoint_task", "evaluate_checkpoint"]
+def embedding_verdict(checkpoint: Path) -> str | None:
+    """One plain sentence on the recorded embedding evaluation of ``checkpoint`` (its ``evaluation.json``, full
+    mode): how its embedding compares with HVG + PCA on the wu2020 source task; None when nothing is recorded."""
+    from ...evaluation import ResultsError, read_record
+
+    try:
+        record = read_record(checkpoint, "full")
+    except ResultsError:
+        return None
+    if record is None:
+        return None
+    rows = {(row["model"], row["metric"]): row for row in record["rows"]}
+    prefix = "embedding.wu2020_source.logistic"
+    mine, pca = rows.get(("cellformer_pretrained", f"{prefix}.accuracy")), rows.get(("hvg_pca", f"{prefix}.accuracy"))
+    differences = [row for (model, metric), row in rows.items() if metric.endswith(".accuracy_minus_hvg_pca")]
+    if mine is None or pca is None or not differences:
+        return None
+    above = sum(row["ci95"][0] > 0 for row in differences)
+    below = sum(row["ci95"][1] < 0 for row in differences)
+    lead = "These embeddings do not beat PCA" if above == 0 else "These embeddings beat PCA on some tasks"
+    return (
+        f"{lead} of the normalised expression on real cells: logistic regression on held-out wu2020 patients calls "
+        f"a T cell's source (tumour / normal / blood) with accuracy {mine['value']:.3f} "
+        f"[{mine['ci95'][0]:.3f}, {mine['ci95'][1]:.3f}] from them and {pca['value']:.3f} "
+        f"[{pca['ci95'][0]:.3f}, {pca['ci95'][1]:.3f}] from HVG + PCA; over {len(differences)} task x probe "
+        f"comparisons they are below PCA in {below} and above in {above} (`{record.get('command', '')}`)."
+    )
+
+
+__all__ = ["checkpoint_task", "embedding_verdict", "evaluate_checkpoint"]

@@ -117,7 +117,8 @@ def representations(
 
 # ----------------------------------------------------------------------------- probes
 def probe_predict(name: str, Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Labels of ``Z_test`` from a probe fitted on standardised ``Z_train`` (``knn`` or ``logistic``)."""
+    """Labels of ``Z_test`` from a probe fitted on ``Z_train``: ``knn`` (Euclidean in the representation as it
+    is, as scanpy's neighbours on PCs) or ``logistic`` (on standardised features)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
@@ -125,7 +126,7 @@ def probe_predict(name: str, Z_train: np.ndarray, y_train: np.ndarray, Z_test: n
 
     if name == "knn":
         k = min(PROBES["knn"]["n_neighbors"], len(Z_train))
-        model = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k))
+        model = KNeighborsClassifier(n_neighbors=k)
     elif name == "logistic":
         model = make_pipeline(StandardScaler(), LogisticRegression(**PROBES["logistic"], random_state=seed))
     else:
@@ -141,12 +142,11 @@ def out_of_fold(name: str, Z: np.ndarray, y: np.ndarray, folds: list, seed: int 
 
 
 def silhouette_row(rep: str, prefix: str, Z: np.ndarray, y: np.ndarray, groups: np.ndarray | None, seed: int) -> dict:
-    """Mean silhouette (Euclidean, standardised embedding) of the labels, interval by bootstrapping the per-cell
-    silhouette values over groups."""
+    """Mean silhouette (Euclidean, in the representation as it is) of the labels, interval by bootstrapping the
+    per-cell silhouette values over groups."""
     from sklearn.metrics import silhouette_samples
-    from sklearn.preprocessing import StandardScaler
 
-    values = silhouette_samples(StandardScaler().fit_transform(Z), y)
+    values = silhouette_samples(Z, y)
     ci = group_bootstrap(lambda v, _: float(np.mean(v)), values, values, groups, seed=seed)
     return row(rep, f"{prefix}.silhouette", float(values.mean()), ci, len(y))
 

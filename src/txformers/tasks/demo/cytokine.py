@@ -212,6 +212,11 @@ def section_cytokine(demo: Demo) -> str:
         "fewer genes per cell than in the real transcriptomes it was trained on).",
         "",
     )
+    from ..cytokine.evaluation import embedding_verdict
+
+    verdict = embedding_verdict(demo.checkpoint("cellformer-pretrained"))
+    if verdict:
+        demo.add(f"**{verdict.split(':', 1)[0]}:**{verdict.split(':', 1)[1]}", "")
     demo.figure(
         "figures/cellformer_embeddings.png",
         f"PCA of the pretrained cell embeddings (PC1 {explained[0]:.0%}, PC2 {explained[1]:.0%} of the variance)",
