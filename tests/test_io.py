@@ -186,3 +186,54 @@ def test_output_file_keeps_the_dots_of_a_prefix():
     assert output_file("runs/run.v1", ".tsv") != output_file("runs/run.v2", ".tsv")
     assert output_file("runs/result.tsv", ".bed") == Path("runs/result.bed")  # a typed output suffix is replaced
     assert output_file("sample.2024", ".npz") == Path("sample.2024.npz")
+
+
+def test_a_command_locks_the_outputs_its_checks_accept(tmp_path):
+    """Issue 17 item 5: within a command the output checks lock each output until the command ends, check it
+    once locked, let the command lock it again, and remove the folders they made when they stay empty."""
+    from txformers.io import command_outputs
+
+    out = tmp_path / "new" / "deeper" / "table.tsv"
+    with command_outputs():
+        check_outputs([], [out], overwrite=False)
+        assert lock_path(out).read_text().split()[0] == str(os.getpid())
+        check_outputs([], [out], overwrite=False)  # checked again by the same command: no conflict
+        with output_lock(out):  # the command's own lock around its write
+            atomic_write_text(out, "x\n")
+        assert lock_path(out).exists()  # held until the command ends
+    assert not lock_path(out).exists() and out.read_text() == "x\n"
+    with command_outputs():
+        with pytest.raises(UserError, match="exists; pass --overwrite"):
+            check_outputs([], [tmp_path / "elsewhere" / "a.tsv", out], overwrite=False)
+    assert _names(tmp_path) == ["new"] and _names(out.parent) == ["table.tsv"]  # 'elsewhere' made, then removed
+    check_outputs([], [tmp_path / "free.tsv"], overwrite=False)  # outside a command: no lock
+    assert not lock_path(tmp_path / "free.tsv").exists()
+
+
+def test_a_second_command_writing_the_same_output_is_refused(tmp_path, capsys):
+    """Two runs writing one --out at once: the second stops with an error naming the lock, before any work."""
+    from txformers.cli import main
+
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\nACGTACGTAC\n")
+    out = tmp_path / "x"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from txformers.io import output_lock\nwith output_lock({str(out) + '.npz'!r}):\n input()",
+        ],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(600):
+            if lock_path(str(out) + ".npz").is_file() and lock_path(str(out) + ".npz").read_text().strip():
+                break
+            time.sleep(0.05)
+        assert main(["embed", str(fasta), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"being written by another process (process {holder.pid}" in err and "x.npz.lock" in err
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "x.tsv.lock").exists()

@@ -8,7 +8,8 @@ Every command and task that writes for the user goes through this module:
 * :func:`atomic_write_text`, :func:`atomic_write_bytes` and :func:`atomic_path` write into a temporary file in
   the same folder and move it into place with ``os.replace``; :func:`atomic_folder` does the same for a whole
   folder (a checkpoint, a report). A write that fails or is killed leaves the previous file as it was.
-* :func:`output_lock` creates ``<output>.lock`` exclusively, so two processes never write the same output.
+* :func:`output_lock` creates ``<output>.lock`` exclusively, so two processes never write the same output;
+  within :func:`command_outputs` (every ``txformers`` command) the output checks take these locks themselves.
 
 Example:
 
@@ -60,9 +61,10 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Iterable[str | Path], o
         path = Path(path)
         if path.resolve() in resolved_inputs:
             raise UserError(f"output {path} is one of the inputs; choose another --out")
+        check_writable(path.parent)
+        _lock_for_command(path)  # within a command: no other run writes it until this one ends
         if path.exists() and not overwrite:
             raise UserError(f"{path} exists; pass --overwrite to replace it or choose another --out")
-        check_writable(path.parent)
 
 
 def check_writable(folder: str | Path) -> None:
@@ -86,9 +88,10 @@ def check_output_folder(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{option} {out} is a file; give a folder")
+    check_writable(out if out.exists() else out.parent)
+    _lock_for_command(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out} exists; pass --overwrite to replace its {what} or choose another {option}")
-    check_writable(out if out.exists() else out.parent)
     target = out.resolve()
     for folder in inputs:
         folder = Path(folder).resolve()
@@ -212,14 +215,60 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_COMMAND: list[tuple[contextlib.ExitStack, list[Path], set[str]]] = []  # the command now running, if any
+
+
+@contextlib.contextmanager
+def command_outputs() -> Iterator[None]:
+    """The scope of one command (``txformers.cli.main`` runs every command in one). Within it, each output that
+    :func:`check_outputs` or :func:`check_output_folder` accepts is locked first (:func:`output_lock`) and
+    checked once locked, and stays locked until the command ends: two runs writing the same ``--out`` at once
+    can no longer both pass the checks and both report success (the second gets :class:`OutputLockedError`,
+    or, after the first finished, the refusal of an existing output). Folders made for the locks are removed
+    again when they stay empty."""
+    with contextlib.ExitStack() as stack:
+        made: list[Path] = []
+        _COMMAND.append((stack, made, set()))
+        try:
+            yield
+        finally:
+            _COMMAND.pop()
+            stack.close()
+            for folder in reversed(made):  # deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _lock_for_command(path: Path) -> None:
+    """Lock ``path`` until the running command ends (nothing outside :func:`command_outputs`)."""
+    if not _COMMAND:
+        return
+    stack, made, held = _COMMAND[-1]
+    if os.path.abspath(lock_path(path)) in held:
+        return
+    missing = []
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made.extend(reversed(missing))
+    stack.enter_context(output_lock(path))
+    held.add(os.path.abspath(lock_path(path)))
+
+
 @contextlib.contextmanager
 def output_lock(path: str | Path) -> Iterator[Path]:
     """Hold ``<path>.lock`` (created exclusively, holding this process's pid) while writing ``path``.
 
     A second process asking for the same lock gets :class:`OutputLockedError` naming the holder's pid. A lock
     left by a process of this machine that no longer runs is taken over. The lock file is removed on exit.
+    Not re-entrant, except that a command (:func:`command_outputs`) may lock again an output its checks locked.
     """
     lock = lock_path(path)
+    if _COMMAND and os.path.abspath(lock) in _COMMAND[-1][2]:
+        yield lock  # held by the running command until it ends
+        return
     content = f"{os.getpid()} {socket.gethostname()}\n"
     for attempt in range(2):
         try:
@@ -255,6 +304,7 @@ __all__ = [
     "check_output_folder",
     "check_outputs",
     "check_writable",
+    "command_outputs",
     "lock_path",
     "output_file",
     "output_lock",

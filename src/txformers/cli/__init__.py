@@ -42,10 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from ..io import command_outputs
         from ._checks import preflight
 
         preflight(args)  # device and checkpoint weights, before any input is read or model loaded
-        return args.handler(args)
+        with command_outputs():  # each output the command checks stays locked until it ends
+            return args.handler(args)
     except UserError as error:
         print(f"txformers {args.command}: error: {error}", file=sys.stderr)
         return 2
