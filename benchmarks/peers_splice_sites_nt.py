@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
         x = np.stack([one_hot_encode(pad + s + pad) for s in chunk])
         out.append(np.mean([m.predict(x, verbose=0) for m in models], axis=0).astype(np.float32))
         print(f"spliceai {start + len(chunk)}/{len(frame)}", file=sys.stderr, flush=True)
-    np.savez_compressed(out_path, id=np.array(frame.id), probabilities=np.concatenate(out))
+    np.savez_compressed(out_path, id=np.array(frame.id, dtype=str), probabilities=np.concatenate(out))
     seconds = time.perf_counter() - started
     print(f"{len(frame)} windows, {n_models} models: {seconds:.0f} s", file=sys.stderr, flush=True)
 

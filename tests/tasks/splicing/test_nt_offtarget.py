@@ -36,7 +36,7 @@ def test_export_then_compare_on_the_same_real_windows(tmp_path):
     perfect[..., 0] = 1
     for i, site in enumerate(windows["site_type"]):
         perfect[i, nt.SITE_INDEX[site]] = np.eye(3)[nt.NT_LABEL2ID[site]]
-    np.savez(tmp_path / "peer.npz", id=windows["id"], probabilities=perfect)
+    np.savez(tmp_path / "peer.npz", id=np.array(windows["id"], dtype=str), probabilities=perfect)
     out = tmp_path / "o.json"
     result = nt_offtarget.main(
         ["compare", *common, "--out", str(out), "--spliceai", str(tmp_path / "peer.npz")]

@@ -73,12 +73,14 @@ def model_probabilities(folder: str, sequences, threads: int = 0) -> list[np.nda
 
 def compare(windows: dict, models: dict[str, str], spliceai: str | None, thresholds=(0.5,), threads: int = 0) -> dict:
     """Off-target calls per kb of each model (and SpliceAI's, when its probabilities are given)."""
-    probabilities = {name: model_probabilities(path, windows["sequence"], threads) for name, path in models.items()}
-    if spliceai:
+    probabilities = {}
+    if spliceai:  # checked first: a mismatch fails before any model runs
         data = np.load(spliceai, allow_pickle=False)
-        if list(data["id"]) != list(windows["id"]):
+        if [str(i) for i in data["id"]] != [str(i) for i in windows["id"]]:
             raise SystemExit(f"error: {spliceai} holds other windows than these ({len(data['id'])} ids)")
         probabilities["spliceai"] = list(data["probabilities"])
+    for name, path in models.items():
+        probabilities[name] = model_probabilities(path, windows["sequence"], threads)
     return {
         name: {str(t): nt.off_target_calls(p, windows, threshold=t) for t in thresholds}
         for name, p in probabilities.items()
