@@ -498,3 +498,14 @@ def test_genes_refuses_nan_attributions(files, tmp_path, capsys, monkeypatch):
     assert main([*argv, "--out", str(out), "--seeds", "1", "--n-steps", "2", "--max-cells", "4"]) == 2
     err = capsys.readouterr().err
     assert "gene attributions" in err and str(files["model"]) in err and not list(tmp_path.glob("genes*"))
+
+
+def test_fewshot_refuses_nan_predictions_naming_the_model(files, tmp_path, capsys, monkeypatch):
+    """Issue 17 item 11: NaN predictions gave sklearn's bare 'Input contains NaN.'; the error names the model."""
+    from txformers.tasks.drug_response import fewshot
+
+    monkeypatch.setattr(fewshot, "adapt_and_predict", lambda model, inputs, *a, **k: np.full(16, np.nan))
+    assert main(_fewshot_args(files, tmp_path / "out.json")) == 2
+    err = capsys.readouterr().err
+    assert "16 of 16 predictions of the model in" in err and str(files["model"]) in err and "NaN" in err
+    assert not (tmp_path / "out.json").exists()

@@ -309,6 +309,12 @@ def run_fewshot(
             seed=seed,
         )
         seconds.append(time.perf_counter() - start)
+        if not np.isfinite(probability).all():  # issue 17 item 11: no metrics of NaN predictions
+            raise ValueError(
+                f"{int((~np.isfinite(probability)).sum())} of {probability.size} predictions of the model in "
+                f"{model_dir} (seed {seed}, k={k}) are NaN or infinite (corrupt weights, or an adaptation that "
+                f"diverged: try a lower lr than {lr:g})"
+            )
         per_seed.append({"seed": seed, **classification_metrics(label_array[evaluation], probability[evaluation])})
         if baseline:
             lr_probability = logistic_regression_predict(raw, label_array, support, seed)
