@@ -28,8 +28,11 @@ def test_readme_describes_the_stacked_model_from_the_report():
                  "stacked_lightgbm": _m(0.3, 0.75)},
         "cv": {"splicebert_pretrained": _m(0.14, 0.6), "stacked_lightgbm": _m(0.25, 0.7)},
         "stacked": {"chosen": {"blocks": ["site", "mlm"], "seeds": [0, 1, 2]}, "site_model": "SITE",
-                    "mlm_model": "MLM", "command": "python -m txformers.training.stack_variant_effect --y"},
+                    "mlm_model": "MLM", "command": "python -m txformers.training.stack_variant_effect --y",
+                    "selection": [{"blocks": ["cnn", "kmer"], "objective": "classify",
+                                   "cv_average_precision": 0.2224}]},
     }  # fmt: skip
     text = readme(report, "cmd")
-    assert "0.300 [0.290, 0.310]" in text and "1.50x" in text and "site, mlm" in text
-    assert "`SITE`" in text and "stack_variant_effect --y" in text and "stacked LightGBM" in text
+    assert "0.300 [0.290, 0.310]" in text and "1.50x" in text and "| hand + cnn + kmer | classify | 0.2224 |" in text
+    assert "`SITE`" in text and "`MLM`" in text and "stack_variant_effect --y" in text and "stacked LightGBM" in text
+    assert "4- and 5-mer" not in text  # only the chosen blocks are described

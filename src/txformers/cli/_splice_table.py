@@ -52,7 +52,7 @@ def cmd_variant_effect_table(args: argparse.Namespace) -> int:
     from ..tasks.splicing.variant_stack import has_stack, score_pairs_stacked
 
     stacked = has_stack(model_dir)
-    what = "stacked LightGBM over SpliceBERT features" if stacked else "SpliceBertForVariantEffect"
+    what = "stacked LightGBM over txformers model features" if stacked else "SpliceBertForVariantEffect"
     scorable = sum(not r["reason"] for r in rows)
     print(f"scoring {scorable} of {len(rows)} rows with {model_dir} ({what})", file=sys.stderr)
     if stacked:

@@ -68,7 +68,7 @@ LABELS = {
     "zero_shot_kl_context": "zero-shot KL-context (splicebert-small-pretrained)",
     "spliceai_max_delta": "SpliceAI max delta (benchmark only; see peer scores)",
     "mmsplice_neg_delta_logit_psi": "MMSplice -delta logit PSI",
-    "stacked_lightgbm": "**stacked LightGBM** (hand features + our splice-site model, masked LM and head; the default)",
+    "stacked_lightgbm": "**stacked LightGBM** (this checkpoint's default; see below)",
     "logistic_regression_hand_features": "logistic regression on hand features",
 }
 
@@ -104,15 +104,37 @@ def readme(report: dict, command: str) -> str:
             f"The stacked model (what `txformers splice variants --table` uses with this checkpoint) reaches a "
             f"kept-aside AP of {ours_stacked:.3f}{versus}; the head alone: {verdict[0].lower()}{verdict[1:]}"
         )
+        described = {
+            "cnn": "txformers' dilated-CNN splice-site model (`splice_cnn/`, its README) run on WT and mutant: "
+            "acceptor / donor probability at the exon's boundaries and their change, largest gains and losses",
+            "site": f"the same from the per-nucleotide SpliceBERT splice-site model `{stacked.get('site_model')}`",
+            "mlm": f"the masked LM `{stacked.get('mlm_model')}` (KL-context, KL at the variant and at the sites, "
+            "log-odds of the alternative base)",
+            "kmer": "exonic 4- and 5-mer destroy / create scores learnt from the training rows' allelic ratios",
+            "head": "this checkpoint's `SpliceBertForVariantEffect` score (out of fold in training: never a "
+            "prediction on a pair its head trained on)",
+        }
+        chosen = stacked["chosen"]
+        blocks = "".join(f"\n- {described[b]}" for b in chosen["blocks"])
+        candidates = "\n".join(
+            f"| {' + '.join(['hand', *c['blocks']])} | {c.get('objective', 'classify')} "
+            f"| {c['cv_average_precision']:.4f} |"
+            for c in stacked.get("selection", [])
+        )
         stacked_text = f"""
 ## Stacked model (the default)
 
-`stacked.json` and `stacked_lightgbm_seed*.txt` hold a LightGBM model ({len(stacked["chosen"]["seeds"])} seeds
-averaged) over the hand features (hexamer tables learnt from the training rows), the per-nucleotide splice-site
-model `{stacked["site_model"]}` run on WT and mutant (acceptor / donor probability at the exon's boundaries and
-their change, largest gains and losses), the masked LM `{stacked["mlm_model"]}` (KL-context, KL at the variant and
-sites, log-odds of the alternative base) and this checkpoint's head score (out of fold in training). Blocks
-chosen by grouped CV on the development folds: {", ".join(stacked["chosen"]["blocks"]) or "hand features only"}.
+`stacked.json` and `stacked_lightgbm_*_seed*.txt` hold LightGBM ({len(chosen["seeds"])} seeds averaged;
+objective: {chosen.get("objective", "classify")}) over the hand features (hexamer tables learnt from the training
+rows) and:
+{blocks}
+
+The blocks were chosen by grouped CV on the development folds (AP of the out-of-fold scores):
+
+| feature blocks | objective | CV AP |
+|---|---|---|
+{candidates}
+
 SpliceAI and MMSplice outputs are never features. Reproduce:
 
 ```bash
