@@ -20,6 +20,15 @@ def pyplot():
 
 
 # --- cytokine ---
+def _savefig(figure: Any, path: str | Path, dpi: int) -> None:
+    """``figure.savefig`` through a temporary file (the format from ``path``'s suffix): a failed or killed write
+    keeps the previous figure whole."""
+    from .io import atomic_path
+
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=dpi)
+
+
 def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str | None = None) -> Path:
     """Heatmap of the cytokine patterns (:func:`txformers.tasks.cytokine.patterns.cytokine_pattern_table`): the top
     ``top`` genes per cancer (:func:`~txformers.tasks.cytokine.patterns.top_rows`), one-vs-rest AUROC, and the
@@ -58,7 +67,7 @@ def plot_heatmap(table: pd.DataFrame, path: str | Path, top: int = 6, title: str
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=130)
+    _savefig(figure, path, dpi=130)
     plt.close(figure)
     return path
 
@@ -88,7 +97,7 @@ def plot_critical_genes(result: dict[str, Any], path: str | Path, n_genes: int =
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    _savefig(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -106,7 +115,7 @@ def plot_roc(curves: dict[str, tuple[Any, Any, float]], path: str | Path, title:
     axis.set_title(title, fontsize=9)
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _savefig(figure, path, dpi=110)
     plt.close(figure)
 
 
@@ -134,7 +143,7 @@ def plot_fewshot(table: list[dict[str, Any]], labels: list[str], path: str | Pat
     )
     axes[1].set_xticks(x, labels, fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _savefig(figure, path, dpi=110)
     plt.close(figure)
 
 
@@ -174,7 +183,7 @@ def plot_embeddings(
         bbox_to_anchor=(1.01, 0.0), frameon=False,
     )  # fmt: skip
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _savefig(figure, path, dpi=110)
     plt.close(figure)
 
 
@@ -215,7 +224,7 @@ def plot_splice_track(
     axis.set_title(title or f"{name} ({length} nt): splice-site probabilities, threshold {threshold:g}", fontsize=10)
     axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    _savefig(figure, path, dpi=100)
     plt.close(figure)
 
 
@@ -255,5 +264,5 @@ def plot_kl_profiles(items: list[dict[str, Any]], path: str | Path, max_distance
         axis.set_title(f"{item['label']}: {item.get('score_name', 'kl_context')} {item['score']:.3g}", fontsize=9)
     axes[-1, 0].set_xlabel("distance to the variant (nt); orange: splice-site dinucleotides")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    _savefig(figure, path, dpi=100)
     plt.close(figure)

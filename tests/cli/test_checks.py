@@ -189,3 +189,22 @@ def test_bundled_default_checkpoints_are_checked_before_the_work(tmp_path, fasta
         capsys,
     )
     assert code == 2 and str(checkpoints / "metascdrug-nometa" / "model.safetensors") in err
+
+
+def test_a_failed_overwrite_keeps_the_previous_outputs(tmp_path, tiny_model, fasta, capsys, monkeypatch):
+    """Issue 17 item 4: every command writes through a temporary file; a write that fails midway with
+    --overwrite leaves the previous output whole (and no partial file)."""
+    out = tmp_path / "x"
+    assert _run(["embed", fasta, "--model", tiny_model, "--out", out], capsys)[0] == 0
+    before = {name: (tmp_path / name).read_bytes() for name in ("x.npz", "x.tsv")}
+
+    def dies_midway(file, **arrays):
+        with open(file, "wb") as handle:
+            handle.write(b"PK\x03\x04 half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", dies_midway)
+    with pytest.raises(OSError, match="No space left"):
+        txformers.cli.main([str(a) for a in ["embed", fasta, "--model", tiny_model, "--out", out, "--overwrite"]])
+    assert {name: (tmp_path / name).read_bytes() for name in ("x.npz", "x.tsv")} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("x", ".x"))) == ["x.npz", "x.tsv"]

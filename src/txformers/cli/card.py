@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io import atomic_write_text
 from ._common import CHECKPOINTS, UserError, check_outputs
 
 
@@ -58,7 +59,7 @@ def cmd_card(args: argparse.Namespace) -> int:
             "the card shows them repository-relative"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(str(card), encoding="utf-8")
+    atomic_write_text(out, str(card))
     values = eval_values(card)
     datasets = {(v["dataset"], v["config"]) for v in values}
     print(f"wrote {out}: model-index with {len(values)} metric(s) on {len(datasets)} dataset(s)")

@@ -19,6 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from ..io import atomic_path, atomic_write_text
 from ._checks import check_finite
 from ._common import CHECKPOINTS, UserError, check_outputs, cli_words, device
 
@@ -83,7 +84,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             "genes": builder.gene_names(),
             "builder": builder.report,
         }
-    report_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    atomic_write_text(report_path, json.dumps(report, indent=1, default=str) + "\n")
     unit = "samples (pseudo-bulk)" if args.pseudobulk else "immune cells"
     print(f"{len(dataset)} {unit} of {len(builder.report['samples'])} samples, {len(report['genes'])} genes")
     for name, count in counts.items():
@@ -237,7 +238,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         table.insert(1, "sample", adata.obs[args.sample_column].astype(str).to_numpy())
     table = pd.concat([table, probabilities.add_prefix("p_").reset_index(drop=True)], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(outputs["cells"], index=False, float_format="%.6g")
+    with atomic_path(outputs["cells"]) as temporary:  # a failed or killed write keeps the previous file whole
+        table.to_csv(temporary, index=False, float_format="%.6g")
 
     annotated = adata.copy()  # the file is never written back; this copy goes to PREFIX.h5ad
     categories = [*labels, UNKNOWN] if abstains and UNKNOWN not in labels else labels
@@ -255,7 +257,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         "classes": labels,
         "panel_coverage": report.coverage,
     }
-    annotated.write_h5ad(outputs["h5ad"])
+    with atomic_path(outputs["h5ad"]) as temporary:
+        annotated.write_h5ad(temporary)
 
     print(
         f"{adata.n_obs} cells of {h5ad}, {len(report.present_genes)}/{report.n_vocab_genes} panel genes "
@@ -292,7 +295,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 for s in result["samples"]
             ]
         )
-        samples.to_csv(outputs["samples"], index=False, float_format="%.6g")
+        with atomic_path(outputs["samples"]) as temporary:
+            samples.to_csv(temporary, index=False, float_format="%.6g")
         print(f"per sample ({args.sample_column}, mean class probabilities of its cells):")
         for row in samples.head(20).itertuples():
             print(f"  {row.sample:<24} {row.n_cells:>6} cells  {row.predicted_cancer_type} ({row.score:.2f})")

@@ -28,8 +28,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..io import atomic_path, atomic_write_text
 from ._checks import check_finite
-from ._common import CHECKPOINTS, UserError, check_outputs, device
+from ._common import CHECKPOINTS, UserError, check_output_folder, check_outputs, device
 
 DEFAULT_MODEL = CHECKPOINTS / "metascdrug-meta"
 TABLE_SUFFIXES = (".tsv", ".tsv.gz", ".txt", ".txt.gz", ".csv", ".csv.gz")
@@ -285,8 +286,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.label_column and args.label_column in adata.obs.columns:
         table[args.label_column] = adata.obs[args.label_column].to_numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(outputs["csv"], index=False, float_format="%.6g")
-    annotated.write_h5ad(outputs["h5ad"])
+    with atomic_path(outputs["csv"]) as temporary:  # a failed or killed write keeps the previous file whole
+        table.to_csv(temporary, index=False, float_format="%.6g")
+    with atomic_path(outputs["h5ad"]) as temporary:
+        annotated.write_h5ad(temporary)
 
     n_panel = len(processor.genes)
     print(
@@ -369,10 +372,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     data, model_dir, out = _data_path(args.data), _model_dir(args.model), Path(args.out)
     if out.resolve() == model_dir.resolve():
         raise UserError(f"--out {out} is the --model folder; the adapted checkpoint goes to a new folder")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists; pass --overwrite to write into it or choose another --out")
+    # a folder, new unless --overwrite, outside the model; locked until the command ends (issue 17 item 5)
+    check_output_folder(out, [model_dir], args.overwrite, what="files (written into it)")
     for name, value, low in (("--steps", args.steps, 1), ("--lora-r", args.lora_r, 1)):
         if value < low:
             raise UserError(f"{name} must be at least {low}, got {value}")
@@ -455,11 +456,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             "lora_targets": "cell encoder Linear layers, merged; classifier trained",
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
-    adapted.save_pretrained(out)
-    processor.save_pretrained(out)
-    add_pipeline_to_checkpoint(out)
-    (out / ADAPTATION_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    from ..io import atomic_folder
+
+    with atomic_folder(out, merge=True) as folder:  # a failed or killed write leaves no half-written checkpoint
+        adapted.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        add_pipeline_to_checkpoint(folder)
+        (folder / ADAPTATION_FILE).write_text(json.dumps(report, indent=1) + "\n")
 
     print(
         f"{len(label_array)} cells of {data}; shots: {args.shots} per class (seed {args.seed}); "
@@ -534,14 +537,15 @@ def cmd_genes(args: argparse.Namespace) -> int:
         raise _fail(error, data) from None
     check_finite(result["ranking"][["mean_abs_attribution", "mean_attribution"]], "gene attributions", model_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result["ranking"].to_csv(outputs["tsv"], sep="\t", index=False, float_format="%.6g")
+    with atomic_path(outputs["tsv"]) as temporary:
+        result["ranking"].to_csv(temporary, sep="\t", index=False, float_format="%.6g")
     plot_critical_genes(
         result, outputs["png"], n_genes=min(args.top, 30), title=f"{data.name}: {drug['name'] or drug['smiles']}"
     )
     summary = {key: value for key, value in result.items() if key != "ranking"}
     summary.update(command=_command_line(), data=str(data), drug=drug, gene_map=str(map_path) if map_path else None)
     summary["top_genes"] = result["ranking"]["gene"].head(args.top).tolist()
-    outputs["json"].write_text(json.dumps(summary, indent=1, default=float) + "\n")
+    atomic_write_text(outputs["json"], json.dumps(summary, indent=1, default=float) + "\n")
     stability = result["stability"]
     print(f"{len(expression)} cells of {data}; drug {drug['name'] or drug['smiles']}; model {model_dir}")
     print(

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..io import output_file
+from ..io import atomic_path, atomic_write_text, output_file
 from ._checks import check_finite
 from ._common import DEFAULT_SPLICEBERT, UserError, check_outputs, cli_words, device
 
@@ -96,7 +96,8 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
     arrays = {"names": np.array(names), "pooled": pooled}
     if args.per_nucleotide:
         arrays.update({f"per_nucleotide_{i}": x for i, x in enumerate(per_nt)})
-    np.savez_compressed(outputs[0], **arrays)
+    with atomic_path(outputs[0]) as temporary:  # a failed or killed write keeps the previous file whole
+        np.savez_compressed(temporary, **arrays)
 
     limit = mlm.config.max_position_embeddings - 2
     rows = ["name\tlength\tN_count\tmasked_accuracy\tmasked_tokens"]
@@ -106,7 +107,7 @@ def _embed_sequences(args: argparse.Namespace, fasta: Path) -> int:
         score = evaluate_mlm(mlm, tokenizer, windows, seed=0, device=run_device)
         n_count = sum(c in "Nn" for c in clean)
         rows.append(f"{name}\t{len(clean)}\t{n_count}\t{score['accuracy']:.4f}\t{score['masked_tokens']}")
-    outputs[1].write_text("\n".join(rows) + "\n")
+    atomic_write_text(outputs[1], "\n".join(rows) + "\n")
 
     print(f"model: {model_dir} ({mlm.config.num_hidden_layers} layers, hidden {mlm.config.hidden_size})")
     print(f"{len(sequences)} sequences, {sum(len(s) for s in per_nt)} nt from {fasta}")
@@ -215,9 +216,11 @@ def _embed_cells(args: argparse.Namespace, h5ad: Path) -> int:
     annotated.obs[FLAG_COLUMN] = flags
     annotated.uns[CELL_KEY] = {"model": str(model_dir), "vocabulary_coverage": float(report.coverage)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    annotated.write_h5ad(outputs[0])
+    with atomic_path(outputs[0]) as temporary:  # a failed or killed write keeps the previous file whole
+        annotated.write_h5ad(temporary)
     if args.npy:
-        np.save(outputs[1], embeddings)
+        with atomic_path(outputs[1]) as temporary:
+            np.save(temporary, embeddings)
     print(f"model: {model_dir} ({config.get('num_hidden_layers')} layers, hidden {embeddings.shape[1]})")
     print(
         f"wrote {outputs[0]} (obsm[{CELL_KEY!r}], {embeddings.shape[0]} x {embeddings.shape[1]})"

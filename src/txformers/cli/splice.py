@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..io import output_file
+from ..io import atomic_path, atomic_write_text, output_file
 from ..tasks.splicing.sites import CONVENTION
 from ._checks import NON_FINITE, check_finite, non_finite_rows
 from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
@@ -159,10 +159,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "name\tposition\tnucleotide\tdonor_prob\tacceptor_prob",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tsv.write_text("\n".join(header + rows) + "\n")
+    atomic_write_text(tsv, "\n".join(header + rows) + "\n")  # a failed or killed write keeps the previous file
     order = {name: k for k, (name, _) in enumerate(records)}
     calls.sort(key=lambda call: (order[call[0]], call[1], call[2]))
-    bed.write_text("".join(f"{name}\t{i}\t{i + 1}\t{kind}\t{round(p * 1000)}\t+\n" for name, i, kind, p in calls))
+    atomic_write_text(
+        bed, "".join(f"{name}\t{i}\t{i + 1}\t{kind}\t{round(p * 1000)}\t+\n" for name, i, kind, p in calls)
+    )
     for name, result in to_plot:
         plot_splice_track(result, name, plots[name], args.threshold)
     total = sum(len(sequence) for _, sequence in records)
@@ -374,7 +376,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
         "disruptive; kl_variant = KL at the variant; delta_p = p_mut(alt) - p_wt(ref)",
         f"# {position_note}",
     ]
-    with tsv.open("w") as handle:
+    with atomic_path(tsv) as temporary, temporary.open("w") as handle:
         handle.write("\n".join(header) + "\n")
         frame.to_csv(handle, sep="\t", index=False, float_format="%.6g", na_rep="nan")
 

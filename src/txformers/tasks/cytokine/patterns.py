@@ -327,14 +327,16 @@ def write_patterns(
     table: pd.DataFrame, output_dir: str | Path, summary: dict[str, Any], top: int = 6, title: str | None = None
 ) -> list[Path]:
     """Write the table (TSV), the heatmap (PNG) and ``summary`` plus the top genes per cancer (JSON)."""
+    from ...io import atomic_path, atomic_write_text
     from ...plotting import plot_heatmap
 
     tsv, png, summary_path = output_paths(output_dir)
     tsv.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(tsv, sep="\t", index=False, float_format="%.5g")
+    with atomic_path(tsv) as temporary:  # a failed or killed write keeps the previous file whole
+        table.to_csv(temporary, sep="\t", index=False, float_format="%.5g")
     plot_heatmap(table, png, top=top, title=title or "Cytokines of tumour immune cells by cancer type (one-vs-rest)")
     summary = {**summary, "top_genes": top_genes(table), "note": CONFOUND_NOTE}
-    summary_path.write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    atomic_write_text(summary_path, json.dumps(summary, indent=1, default=str) + "\n")
     return [tsv, png, summary_path]
 
 
