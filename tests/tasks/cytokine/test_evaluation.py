@@ -143,6 +143,8 @@ def test_evaluate_cancer_type_quick_is_patient_grouped_and_beats_majority(tmp_pa
     for setting in ("all_types", "within_s1"):
         tested = [patient for fold in report[setting]["fold_test_patients"] for patient in fold]
         assert len(tested) == len(set(tested)) == report[setting]["patients"]  # each patient tested once
+        matrix = np.array(report[setting]["confusion_matrices"]["logistic_regression"])
+        assert matrix.sum() == report[setting]["samples"]  # every sample called once, out of fold
     rows = {(r["model"], r["metric"]): r for r in result["rows"]}
     validate_results(
         {"checkpoint": "c", "data": "d", "split": "s", "seeds": [0], "command": "x", "rows": result["rows"]}

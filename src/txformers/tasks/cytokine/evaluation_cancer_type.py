@@ -35,8 +35,9 @@ from .evaluation_rows import difference_rows, row, scored_rows
 
 PROFILE_MODELS = ("majority", "study_only", "logistic_regression", "lightgbm", "random_forest")
 CELL_MODELS = ("cellformer", "cellformer_random_init")
-#: Fine-tuning of the Cellformer rows: the learning rate and epochs picked on a patient-disjoint validation
-#: split of the training cells for the bundled checkpoint (results/cellformer/cancer_type.json, saved_model).
+#: Fine-tuning of the Cellformer rows, fixed (not tuned per fold): the learning rate and epochs the bundled
+#: checkpoint's recipe picked on a patient-disjoint validation split of *all* cells (results/cellformer/
+#: cancer_type.json, saved_model), so patients of these test folds took part in choosing these two settings.
 FINETUNE = {"lr": 5e-4, "epochs": 20, "batch_size": 32, "dropout": 0.1, "warmup_steps": 20, "weight_decay": 0.01}
 LIGHTGBM = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 2}
 RANDOM_FOREST = {"n_estimators": 200}
@@ -286,6 +287,8 @@ def evaluate_cancer_type(
     manifest: Path, workdir: Path, pretrained: Path | None, quick: bool, seed: int = 0, n_splits: int = 5
 ) -> dict[str, Any]:
     """All rows and the report of the cancer-type evaluation (``quick``: the profile models only)."""
+    from sklearn.metrics import confusion_matrix
+
     profiles = load_profiles(manifest, workdir / "cache_profiles")
     keep, groups = sample_groups(profiles)
     dropped = sorted(set(profiles.sample[~keep]))
@@ -316,6 +319,11 @@ def evaluate_cancer_type(
                 c: int((part.y == i).sum()) for i, c in enumerate(part.classes) if (part.y == i).any()
             },
             "fold_test_patients": [sorted(set(part_groups[test])) for _, test in folds],
+            "classes": list(part.classes),
+            "confusion_matrices": {  # rows: true class, columns: called class (indices into classes)
+                name: confusion_matrix(part.y, calls[name], labels=list(range(len(part.classes)))).tolist()
+                for name in models
+            },
         }
     confound = confound_scores(np.array(profiles.classes)[profiles.y], profiles.study)
     rows.append(
