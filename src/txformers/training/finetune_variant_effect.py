@@ -167,7 +167,10 @@ txformers splice variants --table IN.csv --model checkpoints/splicebert-small-va
 
 writes `OUT.tsv`: every input row with its `ID`, `score` (higher = more likely splice-disrupting),
 `orientation` (pairs listed mutant-first, `WT_ID` ending in M, are swapped and marked) and a `reason` for
-rows it cannot score. In Python: `pipeline("splice-variant-pair", model=...)` after `import txformers`.
+rows it cannot score. In Python: `pipeline("splice-variant-pair", model=...)` after `import txformers` gives the
+head's score (portable, no LightGBM); the stacked score (what the command writes when `stacked.json` is present) is
+`txformers.tasks.splicing.variant_stack.score_pairs_stacked(folder, read_pairs(table))`
+(`read_pairs` from `txformers.datasets.mapsy_pairs`).
 
 ## Evaluation
 

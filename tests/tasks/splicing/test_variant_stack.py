@@ -1,9 +1,11 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import requires_shared_data
 from txformers import NucleotideTokenizer
 from txformers.tasks.splicing import variant_model as vm
 from txformers.tasks.splicing import variant_stack as vs
@@ -220,3 +222,46 @@ def test_cnn_block_loads_a_saved_cnn_and_scores_pairs(tmp_path):
     f = dict(zip(vs.CNN_FEATURES, x[1]))
     assert f["cnn_abs_delta_max"] == 0 and 0 <= f["cnn_acceptor_wt"] <= 1
     assert x[0, vs.CNN_FEATURES.index("cnn_abs_delta_max")] > 0
+
+
+BUNDLED = Path(__file__).resolve().parents[3] / "checkpoints" / "splicebert-small-variant-effect"
+needs_bundled = pytest.mark.skipif(not vs.has_stack(BUNDLED), reason="no stacked model in the bundled checkpoint")
+
+
+@needs_bundled
+def test_bundled_stacked_model_scores_synthetic_pairs_in_either_orientation():
+    from txformers.datasets.mapsy_pairs import read_pairs
+
+    wt = "CTTATGCGAACGTGA" + "TTTCTGTGTGTAAAATGCTATTTCTTATTCCTACAG" + "CTTCTAAGACCACGAGAGAAAAAGTTGGGACTAG"
+    wt += "GTAAGTCGTGTAATCTCTAAAAAGGATTGCTGCTC"
+    mut = wt[:60] + ("A" if wt[60] != "A" else "C") + wt[61:]
+    base = {"Exon_Start": 1001, "Exon_End": 1034, "chr": "chr1", "strand": "+"}
+    table = pd.DataFrame(
+        [
+            {"ID": "a", "WT_ID": "a_W", "MUT_ID": "a_M", "WT_SEQ": wt, "MUT_SEQ": mut, **base},
+            {"ID": "b", "WT_ID": "a_M", "MUT_ID": "a_W", "WT_SEQ": mut, "MUT_SEQ": wt, **base},
+            {"ID": "c", "WT_SEQ": wt, "MUT_SEQ": wt[:-1], **base},
+        ]
+    )
+    rows = read_pairs(table)
+    assert rows[0]["exon_start"] >= 0 and rows[2]["reason"]
+    scores = vs.score_pairs_stacked(BUNDLED, rows)
+    assert 0 < scores[0] < 1 and scores[0] == pytest.approx(scores[1]) and np.isnan(scores[2])
+
+
+@pytest.mark.slow
+@requires_shared_data
+@needs_bundled
+def test_bundled_stacked_model_reproduces_its_kept_aside_average_precision():
+    from sklearn.metrics import average_precision_score
+
+    from txformers.datasets.mapsy_pairs import read_pairs
+    from txformers.hub import REPO_ROOT, SHARED_DATA
+
+    results = json.loads((REPO_ROOT / "results" / "splicebert" / "variant_effect_mapsy.json").read_text())
+    rows = [r for r in read_pairs(SHARED_DATA / "splice" / "mapsy" / "mapsy.txt", with_targets=True) if not r["reason"]]
+    folds = vm.grouped_folds([r["exon_key"] for r in rows], [r["label"] for r in rows])
+    test = [r for r, f in zip(rows, folds) if f == results["test_fold"]]
+    scores = vs.score_pairs_stacked(BUNDLED, test)
+    ap = average_precision_score([r["label"] for r in test], scores)
+    assert ap == pytest.approx(results["test"]["stacked_lightgbm"]["average_precision"], abs=1e-4)
