@@ -30,9 +30,11 @@ def test_readme_describes_the_stacked_model_from_the_report():
         "stacked": {"chosen": {"blocks": ["site", "mlm"], "seeds": [0, 1, 2]}, "site_model": "SITE",
                     "mlm_model": "MLM", "command": "python -m txformers.training.stack_variant_effect --y",
                     "selection": [{"blocks": ["cnn", "kmer"], "objective": "classify",
-                                   "cv_average_precision": 0.2224}]},
+                                   "cv_average_precision": 0.2224}],
+                    "paired_vs_peers": {"spliceai_max_delta": {"ap_difference": 0.1, "ci95": [0.02, 0.18]}}},
     }  # fmt: skip
     text = readme(report, "cmd")
     assert "0.300 [0.290, 0.310]" in text and "1.50x" in text and "| hand + cnn + kmer | classify | 0.2224 |" in text
     assert "`SITE`" in text and "`MLM`" in text and "stack_variant_effect --y" in text and "stacked LightGBM" in text
     assert "4- and 5-mer" not in text  # only the chosen blocks are described
+    assert "difference +0.100, 95% CI [+0.020, +0.180]" in text

@@ -29,3 +29,15 @@ def test_merge_results_adds_the_stacked_rows_and_keeps_the_baselines(tmp_path):
     merged = sve.merge_results(str(path), stacked)
     assert set(merged["cv"]) == {"lightgbm_hand_features", "stacked_lightgbm"} and merged["x"] == 1
     assert merged["stacked"] == {"chosen": {}} and json.loads(path.read_text()) == merged
+
+
+def test_paired_ap_difference_sign_and_interval():
+    rng = np.random.default_rng(0)
+    labels = np.array([1] * 20 + [0] * 180)
+    good = labels + rng.normal(0, 0.5, 200)
+    noise = rng.normal(0, 1, 200)
+    out = sve.paired_ap_difference(good, noise, labels, n_boot=200)
+    low, high = out["ci95"]
+    assert 0 < low <= out["ap_difference"] <= high and out["share_of_resamples_above_0"] == 1.0
+    same = sve.paired_ap_difference(good, good, labels, n_boot=50)
+    assert same["ap_difference"] == 0 and same["ci95"] == [0.0, 0.0]

@@ -100,6 +100,10 @@ def readme(report: dict, command: str) -> str:
     if stacked and "stacked_lightgbm" in test:
         ours_stacked = test["stacked_lightgbm"]["average_precision"]
         versus = f" against SpliceAI's {spliceai:.3f} ({ours_stacked / spliceai:.2f}x)" if spliceai else ""
+        paired = stacked.get("paired_vs_peers", {}).get("spliceai_max_delta")
+        if paired:
+            low, high = paired["ci95"]
+            versus += f"; paired bootstrap difference {paired['ap_difference']:+.3f}, 95% CI [{low:+.3f}, {high:+.3f}]"
         verdict = (
             f"The stacked model (what `txformers splice variants --table` uses with this checkpoint) reaches a "
             f"kept-aside AP of {ours_stacked:.3f}{versus}; the head alone: {verdict[0].lower()}{verdict[1:]}"

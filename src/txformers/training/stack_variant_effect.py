@@ -147,6 +147,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--save", help="variant-effect checkpoint folder to write the stacked model into")
     parser.add_argument("--test-fold", type=int, default=0)
     parser.add_argument("--cv-only", action="store_true", help="model selection only: the kept-aside fold untouched")
+    parser.add_argument("--peer-scores", help="benchmarks/peers_mapsy.py TSV: paired AP differences on the kept-aside "
+                        "fold (comparison only, never features)")  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     work = Path(args.work)
@@ -229,6 +231,13 @@ def main(argv=None) -> dict:
         "cv": {k: vm.metrics_with_ci(v, y[dev]) for k, v in cv_raw.items()},
         "test": {k: vm.metrics_with_ci(v, y[test]) for k, v in test_raw.items()},
     }
+    if args.peer_scores:
+        peers = pd.read_csv(args.peer_scores, sep="\t").set_index("id")
+        report["paired_vs_peers"] = {}
+        for column in [c for c in ("spliceai_max_delta", "mmsplice_neg_delta_logit_psi") if c in peers]:
+            theirs = frame["id"].iloc[test].map(peers[column]).to_numpy(dtype=float)
+            if np.isfinite(theirs).all():
+                report["paired_vs_peers"][column] = paired_ap_difference(test_scores, theirs, y[test])
     subset = frame["mmsplice_test"].to_numpy()[test]  # MMSplice's CAGI test rows (every ESM positive is one)
     report["test_mmsplice_test_rows"] = {k: vm.metrics_with_ci(v[subset], y[test][subset]) for k, v in test_raw.items()}
     command = shlex.join(["nice", "-n", "10", "python", "-m", "txformers.training.stack_variant_effect"])
@@ -267,6 +276,26 @@ def main(argv=None) -> dict:
 
             atomic_write_text(Path(args.save) / "README.md", readme(results, results["command"]))
     return report
+
+
+def paired_ap_difference(ours, theirs, labels, n_boot: int = 1000, seed: int = 0) -> dict:
+    """AP(ours) - AP(theirs) on the same rows with a paired bootstrap 95 % CI and the share of resamples above 0."""
+    from sklearn.metrics import average_precision_score
+
+    ours, theirs, labels = (np.asarray(v, dtype=float) for v in (ours, theirs, labels))
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        index = rng.integers(0, len(labels), len(labels))
+        if labels[index].min() == labels[index].max():
+            continue
+        y = labels[index]
+        diffs.append(average_precision_score(y, ours[index]) - average_precision_score(y, theirs[index]))
+    point = average_precision_score(labels, ours) - average_precision_score(labels, theirs)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    share = float(np.mean(np.asarray(diffs) > 0))
+    return {"ap_difference": round(float(point), 4), "ci95": [round(float(low), 4), round(float(high), 4)],
+            "share_of_resamples_above_0": round(share, 3)}  # fmt: skip
 
 
 def merge_results(path: str, stacked: dict) -> dict:
