@@ -14,6 +14,8 @@ rows it scores get a head trained on all of R (at the end: the bundled head, tra
 The results file of ``finetune_variant_effect`` (same folds) already holds the baselines (the head, its
 random-init twin, LightGBM on hand features, SpliceAI, MMSplice); this adds the stacked model and a logistic
 regression on the hand features to its ``cv`` / ``test`` tables. SpliceAI / MMSplice are never features.
+Run it after ``finetune_variant_effect`` (which rewrites the results file and the head): a new head needs a new
+stacked model.
 Features are cached under ``--work`` per model path (a rerun with a better splice-site model recomputes
 only that block).
 """
