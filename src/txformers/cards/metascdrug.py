@@ -17,6 +17,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from .formatting import flags, megabytes, millions, paths_note, shell, signed, value_range
+from .metascdrug_evaluation import evaluation_section, recorded_evaluation
 from .paths import display_path, find_local_paths, portable_path, portable_text
 from .results import ResultsError, checkpoint_config, checkpoint_weights, get, read_json
 from .template import metric, render_template
@@ -653,4 +654,5 @@ def metascdrug_card(
         max_first_sd=f"{max(first_sd):.2f}",
         first_k=first_k,
         provenance=provenance,
+        **evaluation_section(recorded_evaluation(checkpoint), f"checkpoints/{name}/evaluation.json", name),
     )
