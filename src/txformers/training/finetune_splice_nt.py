@@ -79,7 +79,8 @@ def forward_logits(model, ids: torch.Tensor, labels: torch.Tensor | None = None)
         out = model(input_ids=ids, labels=labels)
         return out.logits, out.loss
     n = len(ids)
-    full = torch.cat([torch.full((n, 1), CLS_ID), ids, torch.full((n, 1), SEP_ID)], 1).to(ids.device)
+    cls, sep = (torch.full((n, 1), token, dtype=ids.dtype, device=ids.device) for token in (CLS_ID, SEP_ID))
+    full = torch.cat([cls, ids, sep], 1)
     full_labels = None
     if labels is not None:
         pad = torch.full((n, 1), -100, dtype=labels.dtype, device=labels.device)
@@ -230,7 +231,7 @@ def load_best(folder: Path, model):
 def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
     from accelerate import Accelerator
 
-    accelerator = Accelerator(cpu=True)
+    accelerator = Accelerator(cpu=args.cpu)
     model = build_model(args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = args.max_steps
@@ -240,7 +241,7 @@ def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
     step, best = 0, {"validation_auroc": -math.inf, "step": 0}
     checkpoint = output / "checkpoint"
     if (checkpoint / "state.json").exists():
-        model.load_state_dict(torch.load(checkpoint / "model.pt", weights_only=True))
+        model.load_state_dict(torch.load(checkpoint / "model.pt", weights_only=True, map_location="cpu"))
         states = torch.load(checkpoint / "optimizer.pt", weights_only=True)
         optimizer.load_state_dict(states["optimizer"])
         scheduler.load_state_dict(states["scheduler"])
@@ -298,7 +299,7 @@ def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
         if step % args.save_every == 0 or step == steps:
             save_checkpoint(checkpoint, accelerator.unwrap_model(model), optimizer, scheduler, step, best)
     history = [json.loads(line) for line in log.read_text().splitlines() if line]
-    model = load_best(output / "best", accelerator.unwrap_model(model))
+    model = load_best(output / "best", accelerator.unwrap_model(model)).to(accelerator.device)
     result = {
         "best": best,
         "history": history,
@@ -356,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--off-target-windows", type=int, default=400, help="real Test windows scanned whole")
     parser.add_argument("--results-json", default=None, help="also write the results here")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is available")
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
     return parser
