@@ -54,13 +54,18 @@ UNKNOWN = "unknown"
 
 
 def abstain_flags(
-    probabilities: np.ndarray, coverage: np.ndarray, embeddings: np.ndarray, rule: Mapping[str, Any]
+    probabilities: np.ndarray,
+    coverage: np.ndarray,
+    embeddings: np.ndarray | None,
+    rule: Mapping[str, Any],
+    distance: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[list[str]]]:
     """Which cells to call ``unknown`` under an abstain ``rule`` (the ``abstain`` entry of the config), and why.
 
     A cell is out of range when its fraction of panel genes detected is below ``min_panel_coverage``, its top
     class probability below ``min_probability``, or its distance to the training cells (:func:`cell_distance`)
-    above ``max_distance``.
+    above ``max_distance``: ``distance`` when given (e.g. :func:`detection_surprise` of a rule with a
+    ``reference`` file; NaN: not checked), else :func:`cell_distance` of the pooled ``embeddings``.
 
     >>> rule = {"min_panel_coverage": 0.1, "min_probability": 0.3, "max_distance": 2.0,
     ...         "mean": [0.0], "scale": [1.0], "centroids": [[0.0]], "distance_unit": 1.0}
@@ -69,11 +74,13 @@ def abstain_flags(
     >>> flags.tolist(), why
     ([False, True], [[], ['panel_coverage', 'distance']])
     """
-    distance = cell_distance(embeddings, rule)
+    if distance is None:
+        distance = cell_distance(embeddings, rule)
+    distance = np.asarray(distance, dtype=np.float64)
     checks = {
         "panel_coverage": coverage < float(rule["min_panel_coverage"]),
         "probability": probabilities.max(1) < float(rule["min_probability"]),
-        "distance": distance > float(rule["max_distance"]),
+        "distance": np.nan_to_num(distance, nan=-np.inf) > float(rule["max_distance"]),
     }
     reasons = [[name for name, flagged in checks.items() if flagged[row]] for row in range(len(probabilities))]
     return np.array([bool(why) for why in reasons], dtype=bool), reasons
@@ -87,6 +94,46 @@ def cell_distance(embeddings: np.ndarray, rule: Mapping[str, Any]) -> np.ndarray
     centroids = np.asarray(rule["centroids"], dtype=np.float64)
     distances = np.sqrt(((z[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)).min(1)
     return distances / float(rule["distance_unit"])
+
+
+def detection_surprise(log_p: np.ndarray, detected: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """How unlike every training class a cell's pattern of detected genes is: per class ``c`` (rows of
+    ``log_p``, the log of each gene's detection rate among the class's training cells), the cell's negative
+    log-likelihood per gene under independent detection, minus the class's expected value (its entropy), so 0
+    is a typical cell of the class; the minimum over classes. Only the ``present`` genes (measured in the
+    input) count. Detection (> 0) does not depend on normalisation, so counts, TPM and log values agree.
+
+    >>> log_p = np.log(np.array([[0.9, 0.9, 0.01, 0.01]]))
+    >>> detection_surprise(log_p, np.array([[1, 1, 0, 0], [0, 0, 1, 1]])).round(2).tolist()
+    [-0.17, 4.64]
+    """
+    log_p = np.asarray(log_p, dtype=np.float64)
+    if present is None:
+        present = np.ones(log_p.shape[1], dtype=bool)
+    present = np.asarray(present, dtype=bool)
+    if not present.any():
+        return np.full(len(detected), np.nan)
+    log_p = log_p[:, present]
+    p = np.exp(log_p)
+    log_q = np.log1p(-np.minimum(p, 1 - 1e-12))
+    entropy = -(p * log_p + (1 - p) * log_q).mean(1)
+    hit = (np.asarray(detected)[:, present] > 0).astype(np.float64)
+    log_likelihood = (hit @ log_p.T + (1 - hit) @ log_q.T) / present.sum()
+    return (-log_likelihood - entropy[None, :]).min(1)
+
+
+def load_abstain_reference(source: str, filename: str) -> dict[str, Any]:
+    """The ``reference`` file of an abstain rule (``genes``, ``log_p``: classes x genes), from the model folder
+    ``source`` (or its Hub repository)."""
+    import os
+
+    path = os.path.join(source, filename)
+    if not os.path.isfile(path):
+        from transformers.utils import cached_file
+
+        path = cached_file(source, filename)
+    with np.load(path, allow_pickle=False) as data:
+        return {"genes": [str(g) for g in data["genes"]], "log_p": data["log_p"].astype(np.float64)}
 
 
 def aggregate_by_sample(proba: np.ndarray, samples: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,17 +240,48 @@ class CancerTypePipeline(ChunkPipeline):
                 raise ValueError(f"{len(ids)} {name} ids for {n_cells} cells")
         detected = np.asarray(encoded["n_genes_detected"])
         step = max(1, int(cell_batch_size))
+        reference = self._abstain_reference()
         for start in range(0, max(n_cells, 1), step):
             stop = min(start + step, n_cells)
             chunk = {key: encoded[key][start:stop] for key in MODEL_INPUTS}
             chunk.update(
                 cells=list(cells[start:stop]),
                 genes_detected=detected[start:stop],
+                distance=None
+                if reference is None
+                else self._surprise(reference, data, gene_names, start, stop, layer, gene_column),
                 n_panel_genes=report.n_vocab_genes,
                 samples=None if samples is None else list(samples[start:stop]),
                 is_last=stop >= n_cells,
             )
             yield chunk
+
+    def _abstain_reference(self) -> dict[str, Any] | None:
+        """The abstain rule's ``reference`` file (per-class gene detection rates), loaded once; None without one."""
+        rule = getattr(self.model.config, "abstain", None) or {}
+        if not rule.get("reference"):
+            return None
+        if getattr(self, "_reference", None) is None:
+            source = getattr(self.model, "name_or_path", None) or getattr(self.model.config, "_name_or_path", "")
+            reference = load_abstain_reference(source, rule["reference"])
+            reference["tokenizer"] = type(self.tokenizer).from_genes(reference["genes"], mode="panel")
+            self._reference = reference
+        return self._reference
+
+    @staticmethod
+    def _surprise(
+        reference: dict[str, Any], data: Any, gene_names: Any, start: int, stop: int, layer: Any, gene_column: Any
+    ) -> Any:
+        """:func:`detection_surprise` of cells ``start:stop`` over the reference genes the input measures."""
+        rows = data.iloc[start:stop] if hasattr(data, "iloc") else data[start:stop]
+        try:
+            panel = reference["tokenizer"](
+                rows, gene_names, mode="panel", layer=layer, gene_column=gene_column, normalize=False, min_coverage=0.0
+            )
+        except ValueError:  # none of the reference genes in the input: the distance is not checked
+            return np.full(stop - start, np.nan)
+        present = ~np.asarray(panel["missing_mask"][0], dtype=bool)
+        return detection_surprise(reference["log_p"], np.asarray(panel["expression"]), present)
 
     # ------------------------------------------------------------------ forward
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +306,10 @@ class CancerTypePipeline(ChunkPipeline):
         if rule:
             pooled = np.concatenate([output["pooled"].cpu().numpy() for output in model_outputs])
             coverage = detected / max(int(model_outputs[0]["n_panel_genes"]), 1)
-            unknown, reasons = abstain_flags(proba, coverage, pooled, rule)
+            distance = None
+            if model_outputs[0].get("distance") is not None:
+                distance = np.concatenate([np.asarray(output["distance"]) for output in model_outputs])
+            unknown, reasons = abstain_flags(proba, coverage, pooled, rule, distance)
         results = []
         for row, cell in enumerate(cells):
             result = {
@@ -317,4 +398,13 @@ def _unpack(inputs: Any, sample_column: str | None) -> tuple[Any, Sequence[Any] 
     )
 
 
-__all__ = ["TASK", "UNKNOWN", "CancerTypePipeline", "abstain_flags", "aggregate_by_sample", "cell_distance"]
+__all__ = [
+    "TASK",
+    "UNKNOWN",
+    "CancerTypePipeline",
+    "abstain_flags",
+    "aggregate_by_sample",
+    "cell_distance",
+    "detection_surprise",
+    "load_abstain_reference",
+]

@@ -213,7 +213,10 @@ def test_bundled_checkpoint_on_real_wu2020_t_cells():
     assert len(result["cells"]) == cells.n_obs
     assert sorted(s["sample"] for s in result["samples"]) == sorted(set(cells.obs["patient"]))
     assert sum(s["n_cells"] for s in result["samples"]) == cells.n_obs
-    assert all(0 < c["score"] <= 1 and c["label"] in classify.labels for c in result["cells"])
+    assert all(0 < c["score"] <= 1 and c["predicted_label"] in classify.labels for c in result["cells"])
+    # the bundled abstain rule: these are training cells of known types, so few are called unknown
+    unknown = [c["unknown"] for c in result["cells"]]
+    assert [c["label"] == "unknown" for c in result["cells"]] == unknown and np.mean(unknown) < 0.1
 
 
 def test_abstain_rule_in_the_config_calls_out_of_range_cells_unknown(model_dir, adata, tmp_path):
