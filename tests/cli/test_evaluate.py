@@ -92,6 +92,13 @@ def test_dispatch_errors(tmp_path, capsys, monkeypatch):
     assert "no config.json" in capsys.readouterr().err
     assert main(["evaluate", str(checkpoint(tmp_path, "splicebert", "splice"))]) == 2
     assert "not evaluated by `txformers evaluate` yet" in capsys.readouterr().err
+    # the splice-site window classifier is dispatched to its evaluation, other SpliceBERT checkpoints are not
+    sites = checkpoint(tmp_path, "splicebert", "sites")
+    (sites / "config.json").write_text(
+        json.dumps({"model_type": "splicebert", "architectures": ["SpliceBertForSequenceClassification"]})
+    )
+    assert evaluate_cli.model_type(sites) == "splicebert-splice-sites"
+    assert evaluate_cli.EVALUATORS["splicebert-splice-sites"] == "txformers.tasks.splicing.evaluation"
     assert main(["evaluate", str(checkpoint(tmp_path, "gpt2", "other"))]) == 2
     assert "no evaluation for model_type 'gpt2'" in capsys.readouterr().err
     monkeypatch.setitem(evaluate_cli.EVALUATORS, "cellformer", "txformers.tasks.cytokine.no_such_module")

@@ -15,12 +15,16 @@ from ._common import REPO_ROOT, UserError, check_outputs
 EVALUATORS = {
     "metascdrug": "txformers.tasks.drug_response.evaluation",
     "cellformer": "txformers.tasks.cytokine.evaluation",
+    # SpliceBERT: the splice-site window classifier only (config architectures SpliceBertForSequenceClassification)
+    "splicebert-splice-sites": "txformers.tasks.splicing.evaluation",
 }
+SPLICE_SITES_ARCHITECTURE = "SpliceBertForSequenceClassification"
 # families whose evaluation `txformers evaluate` does not run yet, and where their numbers come from
 NOT_YET = {
     "splicebert": (
-        "SpliceBERT checkpoints are not evaluated by `txformers evaluate` yet; their numbers come from the training "
-        "recipes' results files: results/splicebert/splice_sites.json (python -m txformers.training.finetune_splice), "
+        "this SpliceBERT checkpoint is not evaluated by `txformers evaluate` yet (only the splice-site window "
+        "classifier, splicebert-small-splice-sites, is); the numbers of the others come from the training recipes' "
+        "results files: results/splicebert/splice_sites.json (python -m txformers.training.finetune_splice), "
         "splice_sites_nt.json (python -m txformers.training.finetune_splice_nt), variant_effect_mapsy.json "
         "(python -m txformers.training.finetune_variant_effect), splicebert-small-pretrained_eval.json and "
         "mapsy_zero_shot.json (the files with a command field name the command that made them)"
@@ -41,16 +45,20 @@ def shown(path: str | Path) -> str:
 
 
 def model_type(checkpoint: Path) -> str:
-    """The ``model_type`` of a checkpoint folder's config.json (read as JSON: no torch import)."""
+    """The ``model_type`` of a checkpoint folder's config.json (read as JSON: no torch import); a SpliceBERT
+    splice-site window classifier is ``splicebert-splice-sites``."""
     config = checkpoint / "config.json"
     if not config.is_file():
         raise UserError(f"{checkpoint} has no config.json: give a checkpoint folder or a bundled checkpoint name")
     try:
-        kind = json.loads(config.read_text()).get("model_type")
+        values = json.loads(config.read_text())
+        kind = values.get("model_type")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         raise UserError(f"{config} is not a valid JSON config") from None
     if not kind:
         raise UserError(f"{config} names no model_type")
+    if kind == "splicebert" and SPLICE_SITES_ARCHITECTURE in (values.get("architectures") or []):
+        return "splicebert-splice-sites"
     return str(kind)
 
 
@@ -94,7 +102,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     to OUT/<checkpoint name>.json with --out. --check compares with the numbers the checkpoint records
     (CHECKPOINT/evaluation.json, written with --record) and exits 1 when one lies outside its re-derived CI.
     The model family is read from the checkpoint's config.json: metascdrug (single-cell few-shot and unseen
-    drugs), cellformer (cancer type and cell embeddings); splicebert is not evaluated here yet.
+    drugs), cellformer (cancer type and cell embeddings), the SpliceBERT splice-site window classifier (Test
+    windows); the other SpliceBERT checkpoints are not evaluated here yet.
     """
     from ..evaluation import ResultsError, check, format_table, read_record, record_path, validate_results
     from ..hub import resolve_checkpoint

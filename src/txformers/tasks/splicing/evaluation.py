@@ -1,0 +1,163 @@
+# Copyright 2026 The txformers authors. BSD-3-Clause.
+"""``txformers evaluate`` for a SpliceBERT splice-site window classifier (``SpliceBertForSequenceClassification``,
+the bundled ``splicebert-small-splice-sites``): the Test windows of its training recipe re-scored, with bootstrap
+95 % CIs over windows, next to logistic regression on the one-hot +-60 nt trained on the Train windows in the
+same run (as ``python -m txformers.training.finetune_splice`` does). The random-init twin needs training and is
+not re-run here: its numbers stay in the recipe's results file (``results/splicebert/splice_sites.json``).
+
+``quick`` scores 400 Test windows per site type (a fixed random draw) and trains the logistic regression on
+2,000 Train windows per site type.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...evaluation import make_results
+from ...hub import SHARED_DATA
+
+DATA = ("splice", "ensemblesplice_600nt", "homo_sapiens")
+QUICK_TEST, QUICK_TRAIN = 400, 2000
+METRICS = ("auroc", "ap", "accuracy")
+
+
+def default_data() -> Path:
+    return SHARED_DATA.joinpath(*DATA)
+
+
+def _splits(data: Path, crop: int) -> dict[str, dict[str, np.ndarray]]:
+    """Train and Test windows (Test is the file's Test; Train is all of Train: validation_fraction plays no role)."""
+    import tempfile
+
+    from ...datasets.splice_sites import SpliceSitesBuilder
+
+    with tempfile.TemporaryDirectory() as cache:
+        builder = SpliceSitesBuilder(data_dir=str(data), crop=crop, validation_fraction=0.05, seed=0, cache_dir=cache)
+        builder.download_and_prepare()
+        splits = builder.as_dataset()
+        names = splits["train"].features["site_type"].names
+        out = {}
+        for name, split in splits.items():
+            out[name] = {
+                "sequence": np.array(split["sequence"]),
+                "label": np.array(split["label"]),
+                "site_type": np.array([names[i] for i in split["site_type"]]),
+            }
+    train = {key: np.concatenate([out["train"][key], out["validation"][key]]) for key in out["train"]}
+    return {"train": train, "test": out["test"]}
+
+
+def _subsample(split: dict[str, np.ndarray], per_type: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = np.sort(
+        np.concatenate(
+            [
+                rng.choice(np.flatnonzero(split["site_type"] == site), per_type, replace=False)
+                for site in np.unique(split["site_type"])
+            ]
+        )
+    )
+    return {key: value[rows] for key, value in split.items()}
+
+
+def _model_probabilities(checkpoint: Path, sequences: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    import torch
+
+    from ...models.splicebert import SpliceBertForSequenceClassification
+    from ...tokenizers.tokenization_nucleotide import NucleotideTokenizer
+
+    model = SpliceBertForSequenceClassification.from_pretrained(checkpoint).eval()
+    tokenizer = NucleotideTokenizer()
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(sequences), batch_size):
+            batch = tokenizer(list(sequences[start : start + batch_size]), return_tensors="pt")
+            outputs.append(model(input_ids=batch["input_ids"]).logits.float().softmax(-1))
+    return torch.cat(outputs).numpy()
+
+
+def _logistic_scores(train: dict, test: dict, flank: int = 60, seed: int = 0) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    from .sites import SITE_CLASS, one_hot_flank
+
+    scores = np.zeros(len(test["label"]))
+    for site, column in SITE_CLASS.items():
+        rows = train["site_type"] == site
+        model = LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
+        model.fit(one_hot_flank(train["sequence"][rows], flank), (train["label"][rows] == column).astype(int))
+        test_rows = test["site_type"] == site
+        scores[test_rows] = model.predict_proba(one_hot_flank(test["sequence"][test_rows], flank))[:, 1]
+    return scores
+
+
+def _rows(model: str, scores: np.ndarray, test: dict, n_bootstrap: int) -> list[dict[str, Any]]:
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+
+    from .nt_sites import bootstrap_ci
+    from .sites import SITE_CLASS
+
+    functions = {
+        "auroc": roc_auc_score,
+        "ap": average_precision_score,
+        "accuracy": lambda truth, score: accuracy_score(truth, score > 0.5),
+    }
+    rows = []
+    for site, column in SITE_CLASS.items():
+        mask = test["site_type"] == site
+        truth = (test["label"][mask] == column).astype(int)
+        score = scores[mask, column] if scores.ndim == 2 else scores[mask]
+        for metric in METRICS:
+            function = functions[metric]
+            rows.append(
+                {
+                    "model": model,
+                    "metric": metric,
+                    "value": float(function(truth, score)),
+                    "ci95": list(bootstrap_ci(truth, score, function, n_bootstrap)),
+                    "n": int(mask.sum()),
+                    "setting": f"{site} windows (Test)",
+                }
+            )
+    return rows
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, quick: bool = False) -> dict:
+    """The evaluation of a splice-site window classifier as a results dict of :mod:`txformers.evaluation`."""
+    checkpoint = Path(checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    if "SpliceBertForSequenceClassification" not in config.get("architectures", []):
+        raise ValueError(f"{checkpoint} is not a splice-site window classifier (SpliceBertForSequenceClassification)")
+    data = Path(data) if data is not None else default_data()
+    if not data.is_dir():
+        raise FileNotFoundError(f"splice-site windows folder {data} is missing")
+    start = time.perf_counter()
+    splits = _splits(data, int(config.get("window_size", 120)))
+    train, test = splits["train"], splits["test"]
+    if quick:
+        train, test = _subsample(train, QUICK_TRAIN, 0), _subsample(test, QUICK_TEST, 0)
+    n_bootstrap = 200 if quick else 1000
+    rows = _rows(checkpoint.name, _model_probabilities(checkpoint, test["sequence"]), test, n_bootstrap)
+    rows += _rows("logistic_regression_onehot_60nt", _logistic_scores(train, test), test, n_bootstrap)
+    return make_results(
+        checkpoint,
+        data,
+        "Test windows of the folder (quick: 400 per site type, seed 0); logistic regression trained on Train",
+        [0],
+        None,
+        rows,
+        notes=[
+            "CIs: bootstrap over Test windows.",
+            "The random-init twin needs training; its numbers are in results/splicebert/splice_sites.json "
+            "(python -m txformers.training.finetune_splice).",
+        ],
+        seconds=round(time.perf_counter() - start, 1),
+    )
+
+
+__all__ = ["evaluate_checkpoint"]
