@@ -253,10 +253,12 @@ def test_checkpoint_task(tmp_path):
 
 @requires_shared_data
 @pytest.mark.slow
-def test_quick_embedding_evaluation_on_shared_data():
+@pytest.mark.parametrize("name", ["cellformer-pretrained", "cellformer-cancer-type"])
+def test_quick_evaluation_reproduces_the_recorded_rows(name):
+    from txformers.evaluation import check, read_record
     from txformers.hub import CHECKPOINTS
 
-    results = evaluate_checkpoint(CHECKPOINTS / "cellformer-pretrained", None, quick=True)
+    results = evaluate_checkpoint(CHECKPOINTS / name, None, quick=True)
     validate_results(results)
-    metrics = {row["metric"] for row in results["rows"]}
-    assert "embedding.wu2020_source.logistic.accuracy" in metrics
+    recorded = read_record(CHECKPOINTS / name, "quick")
+    assert recorded is not None and check(recorded, results) == []
