@@ -124,7 +124,8 @@ def detection_surprise(log_p: np.ndarray, detected: np.ndarray, present: np.ndar
 
 def load_abstain_reference(source: str, filename: str) -> dict[str, Any]:
     """The ``reference`` file of an abstain rule (``genes``, ``log_p``: classes x genes), from the model folder
-    ``source`` (or its Hub repository)."""
+    ``source`` (or its Hub repository). The rule's ``min_reference_genes`` is the fewest of these genes an input
+    must hold for the distance to be checked (the thresholds were calibrated over all of them)."""
     import os
 
     path = os.path.join(source, filename)
@@ -241,6 +242,16 @@ class CancerTypePipeline(ChunkPipeline):
         detected = np.asarray(encoded["n_genes_detected"])
         step = max(1, int(cell_batch_size))
         reference = self._abstain_reference()
+        self.abstain_note = None
+        if reference is not None:
+            found = reference["tokenizer"].gene_report(data, gene_names, gene_column=gene_column).present_genes
+            n_found = len(found)
+            if n_found < reference["min_genes"]:
+                self.abstain_note = (
+                    f"distance to the training cells not checked: {n_found} of the abstain reference's "
+                    f"{len(reference['genes'])} genes are in the input (at least {reference['min_genes']} needed)"
+                )
+                logger.warning(self.abstain_note)
         for start in range(0, max(n_cells, 1), step):
             stop = min(start + step, n_cells)
             chunk = {key: encoded[key][start:stop] for key in MODEL_INPUTS}
@@ -265,6 +276,7 @@ class CancerTypePipeline(ChunkPipeline):
             source = getattr(self.model, "name_or_path", None) or getattr(self.model.config, "_name_or_path", "")
             reference = load_abstain_reference(source, rule["reference"])
             reference["tokenizer"] = type(self.tokenizer).from_genes(reference["genes"], mode="panel")
+            reference["min_genes"] = int(rule.get("min_reference_genes", 1))
             self._reference = reference
         return self._reference
 
@@ -281,6 +293,8 @@ class CancerTypePipeline(ChunkPipeline):
         except ValueError:  # none of the reference genes in the input: the distance is not checked
             return np.full(stop - start, np.nan)
         present = ~np.asarray(panel["missing_mask"][0], dtype=bool)
+        if present.sum() < reference["min_genes"]:  # too few genes for a calibrated distance: not checked
+            return np.full(stop - start, np.nan)
         return detection_surprise(reference["log_p"], np.asarray(panel["expression"]), present)
 
     # ------------------------------------------------------------------ forward

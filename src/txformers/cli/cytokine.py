@@ -276,6 +276,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
         if unknown.any():
             tops = table.loc[unknown, "top_cancer_type"].value_counts()
             print("  their top classes: " + ", ".join(f"{label} {count}" for label, count in tops.items()))
+        if getattr(pipe, "abstain_note", None):
+            print(f"  note: {pipe.abstain_note}")
     if args.sample_column:
         flagged_per_sample = Counter(
             str(sample) for sample, flag in zip(adata.obs[args.sample_column].astype(str), flags) if flag

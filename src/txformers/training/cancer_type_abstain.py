@@ -52,6 +52,9 @@ from .cancer_type import FinetuneOptions, finetune_cellformer
 
 register()
 REFERENCE = "abstain_reference.npz"
+# fewest reference genes an input must hold for the distance check (the threshold is calibrated over all of them;
+# the result's known_cells_flagged_by_distance_with_random_reference_genes shows how it holds over fewer)
+MIN_REFERENCE_GENES = 200
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rule = {
         **thresholds,
         "reference": REFERENCE,
+        "min_reference_genes": MIN_REFERENCE_GENES,
         "calibration": (
             f"thresholds tuned on {args.folds} patient-grouped (sex_split) held-out folds of {len(index)} training "
             f"cells, accuracy budget {args.budget}; distance: detection_surprise over {detected.shape[1]} genes; "
@@ -217,6 +221,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     without: dict[str, int] = {}
     for call in calls:
         without[call["predicted_label"]] = without.get(call["predicted_label"], 0) + 1
+    # how the calibrated threshold holds when an input measures only some of the reference genes
+    rng = np.random.default_rng(args.seed)
+    subsets = {}
+    for n_genes in (MIN_REFERENCE_GENES // 2, MIN_REFERENCE_GENES, 1000, 3000):
+        genes = rng.choice(detected.shape[1], n_genes, replace=False)
+        held = held_out_surprise(detected[:, genes], cells.y, len(classes), folds)[index]
+        subsets[str(n_genes)] = float((held > rule["max_distance"]).mean())
     loto = leave_one_type_out(detected, cells.y, classes, groups, keep, args, thresholds["distance_quantile"])
     result = {
         "command": args.command,
@@ -236,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "per_cell_type": per_cell_type,
             "calls_without_abstain": without,
         },
+        "known_cells_flagged_by_distance_with_random_reference_genes": subsets,
         "leave_one_type_out": loto,
         "leave_one_type_out_note": (
             "distance rule only (detection rates and threshold at the chosen quantile rebuilt without the type); "

@@ -140,3 +140,11 @@ def test_pipeline_reads_the_reference_file_and_calls_far_cells_unknown(tmp_path)
     # an input that lacks some reference genes: the distance runs over the genes it measures, near cells stay known
     fewer = pipeline("cancer-type-classification", model=str(folder), device="cpu")(cells[:, :40].copy())
     assert np.mean([call["unknown"] for call in fewer[:20]]) < 0.25
+    # a rule that needs more reference genes than the input holds does not check the distance, and says so
+    saved["abstain"]["min_reference_genes"] = 50
+    (folder / "config.json").write_text(json.dumps(saved))
+    classify = pipeline("cancer-type-classification", model=str(folder), device="cpu")
+    unchecked = classify(cells[:, :40].copy())
+    assert not any("distance" in call["reasons"] for call in unchecked)
+    assert "40 of the abstain reference's 60 genes" in classify.abstain_note
+    assert np.mean([call["unknown"] for call in classify(cells)[20:]]) > 0.9 and classify.abstain_note is None
