@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import pipeline
 
+from tests.conftest import requires_shared_data
 from txformers.models.cellformer import CellformerConfig, CellformerForCellClassification
 from txformers.models.cellformer.pipeline_cellformer import abstain_flags, detection_surprise
 from txformers.tasks.cytokine.abstain import choose_thresholds, detection_log_rates, held_out_surprise
@@ -148,3 +149,20 @@ def test_pipeline_reads_the_reference_file_and_calls_far_cells_unknown(tmp_path)
     assert not any("distance" in call["reasons"] for call in unchecked)
     assert "40 of the abstain reference's 60 genes" in classify.abstain_note
     assert np.mean([call["unknown"] for call in classify(cells)[20:]]) > 0.9 and classify.abstain_note is None
+
+
+@requires_shared_data
+def test_bundled_rule_calls_most_unseen_oligodendroglioma_cells_unknown():
+    from txformers.hub import CHECKPOINTS, SHARED_DATA
+    from txformers.models.cellformer import CancerTypePipeline
+
+    cells = ad.read_h5ad(SHARED_DATA / "scrna" / "tirosh2016_oligodendroglioma_184cells.h5ad")
+    folder = CHECKPOINTS / "cellformer-cancer-type"
+    classify = pipeline(
+        "cancer-type-classification", model=str(folder), pipeline_class=CancerTypePipeline, device="cpu"
+    )
+    calls = classify(cells)
+    unknown = np.array([call["unknown"] for call in calls])
+    assert unknown.mean() > 0.5 and classify.abstain_note is None
+    malignant = cells.obs["cell_type"].astype(str).str.startswith("malignant").to_numpy()
+    assert unknown[malignant].mean() > unknown[~malignant].mean()
