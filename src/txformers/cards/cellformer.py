@@ -6,11 +6,13 @@ Templates: ``templates/cellformer-mlm.md.jinja`` and ``templates/cancer-type.md.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from ..hub import REPO_ROOT
 from .cellformer_evaluation import cancer_type_section, embedding_section, recorded_evaluation
 from .formatting import megabytes, recorded_command, signed, wrap
 from .paths import portable_text
@@ -275,6 +277,30 @@ def _saved_model(results: dict) -> dict[str, Any]:
     }
 
 
+def _abstain_section(config: dict, results_path: Path) -> dict[str, Any] | None:
+    """The checkpoint's abstain rule and, when ``results_path`` holds that rule's calibration run, its numbers."""
+    rule = (config or {}).get("abstain")
+    if not rule:
+        return None
+    section: dict[str, Any] = {"rule": rule, "measured": None}
+    if results_path.is_file():
+        measured = json.loads(results_path.read_text())
+        if measured.get("rule", {}).get("max_distance") == rule.get("max_distance"):
+            unseen, known = measured["unseen_type"], measured["known_types_held_out"]
+            loto = measured.get("leave_one_type_out", {})
+            section["measured"] = {
+                "file": "results/cellformer/abstain.json",
+                "unseen": f"{unseen['unknown']} of {unseen['cells']} ({100 * unseen['unknown_rate']:.0f}%, 95% CI "
+                + "-".join(f"{100 * v:.0f}" for v in unseen["unknown_rate_ci"])
+                + "%)",
+                "drop": f"{known['accuracy_drop_points']:.1f} points (95% CI "
+                + "-".join(f"{v:.1f}" for v in known["accuracy_drop_points_ci"])
+                + f"; {100 * known['accuracy']:.1f}% -> {100 * known['accuracy_with_abstain']:.1f}%)",
+                "loto": ", ".join(f"{name} {100 * v['unknown_rate']:.0f}%" for name, v in loto.items()),
+            }
+    return section
+
+
 def cancer_type_card(
     results: dict,
     name: str,
@@ -334,4 +360,5 @@ def cancer_type_card(
         total_cells=sum(c.get("cells", 0) for c in per_cancer.values()),
         n_classes=len(classes),
         **cancer_type_section(recorded_evaluation(checkpoint), f"checkpoints/{name}/evaluation.json"),
+        abstain=_abstain_section(config, REPO_ROOT / "results" / "cellformer" / "abstain.json"),
     )

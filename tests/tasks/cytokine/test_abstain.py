@@ -166,3 +166,28 @@ def test_bundled_rule_calls_most_unseen_oligodendroglioma_cells_unknown():
     assert unknown.mean() > 0.5 and classify.abstain_note is None
     malignant = cells.obs["cell_type"].astype(str).str.startswith("malignant").to_numpy()
     assert unknown[malignant].mean() > unknown[~malignant].mean()
+
+
+def test_card_section_reports_the_rule_and_its_matching_calibration_run(tmp_path):
+    from txformers.cards.cellformer import _abstain_section
+
+    rule = {"min_panel_coverage": 0.02, "min_probability": 0.3, "max_distance": 0.12, "calibration": "tuned"}
+    assert _abstain_section({}, tmp_path / "none.json") is None
+    run = {
+        "rule": rule,
+        "unseen_type": {"unknown": 3, "cells": 4, "unknown_rate": 0.75, "unknown_rate_ci": [0.5, 1.0]},
+        "known_types_held_out": {
+            "accuracy_drop_points": 1.0,
+            "accuracy_drop_points_ci": [0.5, 1.5],
+            "accuracy": 0.4,
+            "accuracy_with_abstain": 0.39,
+        },
+        "leave_one_type_out": {"melanoma": {"unknown_rate": 0.25}},
+    }
+    (tmp_path / "abstain.json").write_text(json.dumps(run))
+    section = _abstain_section({"abstain": rule}, tmp_path / "abstain.json")
+    assert section["measured"]["unseen"] == "3 of 4 (75%, 95% CI 50-100%)"
+    assert section["measured"]["loto"] == "melanoma 25%"
+    # a results file of another rule is not quoted
+    other = _abstain_section({"abstain": {**rule, "max_distance": 0.5}}, tmp_path / "abstain.json")
+    assert other["rule"]["max_distance"] == 0.5 and other["measured"] is None
