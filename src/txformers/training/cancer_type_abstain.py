@@ -38,6 +38,7 @@ from ..datasets.shared_scrna import prepare_real_manifest
 from ..hub import register
 from ..io import atomic_write_bytes, atomic_write_text
 from ..models.cellformer import CancerTypePipeline, CellformerForCellClassification
+from ..models.cellformer.pipeline_cellformer import abstain_flags, detection_surprise
 from ..tasks.cytokine.abstain import (
     abstain_summary,
     bootstrap,
@@ -112,8 +113,6 @@ def leave_one_type_out(
         threshold = float(np.quantile(held, q))
         known = [k for k in range(len(classes)) if k != c]
         log_p = detection_log_rates(detected[y != c], y[y != c], len(classes))[known]
-        from ..models.cellformer.pipeline_cellformer import detection_surprise
-
         flagged = (detection_surprise(log_p, detected[y == c]) > threshold).astype(float)
         known_flagged = (held > threshold).astype(float)
         out[name] = {
@@ -196,8 +195,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pipe = CancerTypePipeline(model=model, tokenizer=tokenizer, device="cpu")
         calls = pipe(unseen)
     else:  # the rule is not in the folder: score the unseen cells directly
-        from ..models.cellformer.pipeline_cellformer import abstain_flags, detection_surprise
-
         probe = GeneExpressionTokenizer.from_genes(every_gene.genes, mode="panel")
         panel = probe(unseen, mode="panel", normalize=False, min_coverage=0.0)
         surprise = detection_surprise(log_p, panel["expression"], ~panel["missing_mask"][0])
