@@ -11,6 +11,7 @@ def record():
             rows.append(make_row(model, metric, [base, base + 0.01], setting="k=3", data="mean of 2"))
     rows.append(make_row("ckpt", "auroc", [0.8, 0.82], setting="unseen drugs (zero-shot)", data="GDSC2"))
     rows.append(make_row("lightgbm", "auroc", [0.83, 0.84], setting="unseen drugs (zero-shot)", data="GDSC2"))
+    rows.append(make_row("ckpt+residual_knn", "auroc", [0.85, 0.86], setting="unseen drugs (zero-shot)", data="GDSC2"))
     comparisons = [
         {"setting": "k=3", "metric": "accuracy", "model": "ckpt", "peer": "lightgbm_tuned"}
         | paired_difference([0.95, 0.96], [0.7, 0.71]),
@@ -18,6 +19,8 @@ def record():
         | paired_difference([0.95, 0.96], [0.7, 0.71]),
         {"setting": "unseen drugs (zero-shot)", "metric": "auroc", "model": "ckpt", "peer": "lightgbm"}
         | paired_difference([0.8, 0.82], [0.83, 0.84]),
+        {"setting": "unseen drugs (zero-shot)", "metric": "auroc", "model": "ckpt+residual_knn", "peer": "lightgbm"}
+        | paired_difference([0.85, 0.86], [0.83, 0.84]),
     ]
     return make_results(
         "checkpoints/ckpt",
@@ -28,7 +31,7 @@ def record():
         rows,
         plan={"files": ["A", "B"], "shots": [3]},
         comparisons=comparisons,
-        unseen_drugs={"drugs": ["x", "y"]},
+        unseen_drugs={"drugs": ["x", "y"], "ensemble": {"weight_chosen_on_validation_drugs": 0.4}},
         notes=["a note"],
     )
 
@@ -42,8 +45,12 @@ def test_section_tables_and_verdicts_come_from_the_record():
     assert "| - |" in table[2]  # a peer the record lacks is a dash, never a number
     assert "`lightgbm`" in section["evaluation_unseen_table"] and section["evaluation_unseen_drugs"] == 2
     verdicts = section["evaluation_verdicts"].splitlines()
-    assert len(verdicts) == 2  # single-cell accuracy and the unseen-drug AUROC; not the single-cell AUROC
+    # single-cell accuracy and the unseen-drug AUROC of the checkpoint and its ensemble; not the single-cell AUROC
+    assert len(verdicts) == 3
     assert "is above `lightgbm_tuned`" in verdicts[0] and "is below `lightgbm`" in verdicts[1]
+    assert "`ckpt+residual_knn` is above `lightgbm`" in verdicts[2]
+    ensemble = next(line for line in section["evaluation_unseen_table"].splitlines() if "weight 0.4" in line)
+    assert "0.855 [" in ensemble
     assert section["evaluation_command"] == "txformers evaluate checkpoints/ckpt"
 
 

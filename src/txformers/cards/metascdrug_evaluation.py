@@ -20,7 +20,9 @@ UNSEEN = {
     "general_sensitivity": "no model: mean z over the training drugs",
     "similar_drugs": "no model: z under the most similar training drugs",
     "lightgbm": "LightGBM: fingerprint + cell PCs + both no-model scores",
+    "residual_knn": "no model: general sensitivity + similar training drugs' drug-specific residuals",
 }
+ENSEMBLE = "+residual_knn"  # the checkpoint's zero-shot score rank-averaged with residual_knn
 WORDS = {"above": "above", "level": "level with", "below": "below"}
 
 
@@ -55,19 +57,24 @@ def evaluation_section(record: dict | None, evaluation_file: str, name: str) -> 
             lines.append(f"| {k} | {metric} | " + " | ".join(cells) + " |")
     unseen_lines = []
     setting = "unseen drugs (zero-shot)"
-    unseen_models = [m for m in (name, *UNSEEN) if (m, "auroc", setting, "GDSC2") in rows]
+    unseen = record.get("unseen_drugs")
+    labels = {name: f"`{name}` (zero-shot)", **{m: f"{text} (`{m}`)" for m, text in UNSEEN.items()}}
+    if unseen and "ensemble" in unseen:
+        weight = unseen["ensemble"]["weight_chosen_on_validation_drugs"]
+        labels[name + ENSEMBLE] = f"`{name}` rank-averaged with `residual_knn`, weight {weight:g} (`{name}{ENSEMBLE}`)"
+    unseen_models = [m for m in labels if (m, "auroc", setting, "GDSC2") in rows]
     if unseen_models:
         unseen_lines = ["| model | AUROC within each held-out drug |", "|---|---|"]
         for m in unseen_models:
-            label = f"`{m}` (zero-shot)" if m == name else f"{UNSEEN[m]} (`{m}`)"
+            label = labels[m]
             unseen_lines.append(f"| {label} | {_cell(rows[(m, 'auroc', setting, 'GDSC2')])} |")
     verdicts = []
     for comparison in record.get("comparisons", []):
         single_cell = "unseen" not in comparison["setting"]
-        if comparison["model"] != name or (single_cell and comparison["metric"] != "accuracy"):
+        if comparison["model"] not in (name, name + ENSEMBLE) or (single_cell and comparison["metric"] != "accuracy"):
             continue
-        verdicts.append(f"* {comparison['setting']}, {comparison['metric']}: `{name}` is {_verdict(comparison)}")
-    unseen = record.get("unseen_drugs")
+        model = comparison["model"]
+        verdicts.append(f"* {comparison['setting']}, {comparison['metric']}: `{model}` is {_verdict(comparison)}")
     return {
         "evaluation": True,
         "evaluation_file": evaluation_file,

@@ -193,3 +193,54 @@ def test_tanimoto_and_similar_drug_scores_never_use_the_drug_itself():
     weighted = similar_drug_scores(z, similarity, reference=[1, 2], m=2, power=1.0)
     expected = -(1.0 * z[1] + (1 / 3) * z[2]) / (1 + 1 / 3)
     np.testing.assert_allclose(weighted[0], expected)
+
+
+def test_residual_knn_scores_add_the_similar_drugs_drug_specific_part_to_general_sensitivity():
+    from txformers.tasks.drug_response.baselines import residual_knn_scores, tanimoto
+
+    rng = np.random.default_rng(0)
+    n_cells = 40
+    general = rng.normal(size=n_cells)  # how sensitive each cell line is to everything
+    family_cells = rng.normal(size=n_cells)  # extra sensitivity to one drug family only
+    family = np.array([1, 1, 1, 0, 0, 0, 1, 0])  # task 6 and 7 are held out
+    bits = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])[1 - family]
+    bits[:, 0] = 1
+    z = general[None] + 2.0 * family[:, None] * family_cells[None] + 0.1 * rng.normal(size=(8, n_cells))
+    z[2, 5] = np.nan
+    similarity = tanimoto(bits)
+    reference = [0, 1, 2, 3, 4, 5]
+    plain = residual_knn_scores(z, similarity, reference, m=3, power=1.0, alpha=0.0)
+    cell_mean = np.nanmean(z[reference], 0)
+    np.testing.assert_allclose(plain[6], -cell_mean)
+    scores = residual_knn_scores(z, similarity, reference, m=3, power=1.0, alpha=1.0)
+    # the held-out family drug ranks its cell lines by general + family sensitivity: closer than general alone
+    # and the other held-out drug by general sensitivity without the family's part that the cell means carry
+    for task, truth in ((6, -(general + 2.0 * family_cells)), (7, -general)):
+
+        def error(score):
+            return np.abs((score - score.mean()) - (truth - truth.mean())).mean()  # noqa: B023
+
+        assert error(scores[task]) < 0.5 * error(plain[task])
+    # by hand for m=1: the nearest other reference drug's residual (task 0 -> task 1, the first of its family)
+    one = residual_knn_scores(z, similarity, reference, m=1, power=1.0, alpha=1.0)
+    residual_1 = z[1] - np.nanmean(z[1]) - cell_mean
+    np.testing.assert_allclose(one[0], -(cell_mean + residual_1))
+    # a task never uses itself: changing its own row leaves its score unchanged (the cell means move, so
+    # compare the borrowed part only)
+    changed = z.copy()
+    changed[0] += 100.0 * rng.normal(size=n_cells)
+    borrowed = residual_knn_scores(changed, similarity, reference, m=1, power=1.0, alpha=1.0)[0]
+    borrowed -= residual_knn_scores(changed, similarity, reference, m=1, power=1.0, alpha=0.0)[0]
+    new_mean = np.nanmean(changed[reference], 0)
+    np.testing.assert_allclose(borrowed, -(changed[1] - np.nanmean(changed[1]) - new_mean))
+
+
+def test_rank_ensemble_averages_scaled_ranks_and_keeps_nan():
+    from txformers.tasks.drug_response.baselines import rank_ensemble
+
+    first = np.array([10.0, 20.0, 30.0, np.nan])
+    second = np.array([3.0, 1.0, 2.0, 4.0])
+    np.testing.assert_allclose(rank_ensemble(first, second, 1.0)[:3], [1 / 3, 2 / 3, 1.0])
+    np.testing.assert_allclose(rank_ensemble(first, second, 0.0), [0.75, 0.25, 0.5, np.nan])
+    np.testing.assert_allclose(rank_ensemble(first, second, 0.5)[:3], [(1 / 3 + 0.75) / 2, (2 / 3 + 0.25) / 2, 0.75])
+    assert np.isnan(rank_ensemble(first, second, 0.5)[3])

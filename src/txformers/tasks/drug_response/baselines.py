@@ -183,6 +183,59 @@ def similar_drug_scores(
 SIMILAR_GRID = [{"m": m, "power": p} for m in (3, 10, 30) for p in (0.0, 1.0, 4.0)]
 
 
+def residual_knn_scores(
+    z: np.ndarray, similarity: np.ndarray, reference: Sequence[int], m: int, power: float, alpha: float
+) -> np.ndarray:
+    """General sensitivity plus the drug-specific part borrowed from similar drugs, for every (task, cell line).
+
+    On the ``reference`` tasks the residual ``z - cell line mean - task mean`` is what a cell line's general
+    sensitivity does not explain; a task's score is minus (the cell line's mean z over the reference tasks +
+    ``alpha`` x the ``similarity ** power``-weighted mean residual of the ``m`` most similar reference tasks),
+    a task never using itself. NaN for cell lines no reference task measured."""
+    reference = np.asarray(reference)
+    block = z[reference]
+    known = np.isfinite(block)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cell lines no reference task measured: NaN
+        cell_mean = np.nanmean(block, 0)
+        task_mean = np.nanmean(block, 1, keepdims=True)
+    residual = np.where(known, block - task_mean - np.nan_to_num(cell_mean)[None], 0.0)
+    scores = np.full(z.shape, np.nan)
+    for task in range(len(z)):
+        similar = similarity[task, reference].astype(float)
+        similar[reference == task] = -np.inf
+        top = np.argsort(-similar, kind="stable")[:m]
+        top = top[np.isfinite(similar[top])]
+        weights = np.maximum(similar[top], 0.0) ** power
+        total = weights @ known[top]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            borrowed = np.where(total > 0, (weights @ residual[top]) / np.maximum(total, 1e-12), 0.0)
+        scores[task] = -(cell_mean + alpha * borrowed)
+    return scores
+
+
+RESIDUAL_GRID = [
+    {"m": m, "power": p, "alpha": a} for m in (10, 30, 60) for p in (1.0, 4.0, 8.0) for a in (0.5, 1.0, 2.0)
+]
+ENSEMBLE_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def rank_ensemble(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` x the rank of ``first`` + (1 - ``weight``) x the rank of ``second`` (ranks scaled to 0..1 over
+    the finite entries of each; NaN where either is NaN): two scores of one drug's cell lines on one scale."""
+    from scipy.stats import rankdata
+
+    def scaled(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        out = np.full(values.shape, np.nan)
+        finite = np.isfinite(values)
+        if finite.any():
+            out[finite] = rankdata(values[finite]) / finite.sum()
+        return out
+
+    return weight * scaled(first) + (1.0 - weight) * scaled(second)
+
+
 def unseen_drug_lightgbm(
     pair_cells: np.ndarray,
     pair_tasks: np.ndarray,
@@ -255,13 +308,17 @@ def unseen_drug_lightgbm(
 
 
 __all__ = [
+    "ENSEMBLE_WEIGHTS",
     "LIGHTGBM_GRID",
     "LOGISTIC_GRID",
+    "RESIDUAL_GRID",
     "cell_components",
     "choose_setting",
     "fewshot_baseline",
     "leave_drug_out_sensitivity",
     "pair_folds",
+    "rank_ensemble",
+    "residual_knn_scores",
     "signal_to_noise",
     "similar_drug_scores",
     "tanimoto",

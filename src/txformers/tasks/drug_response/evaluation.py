@@ -167,9 +167,19 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
     import json
 
     from ...models.metascdrug import MetaScDrugForDrugResponse, MetaScDrugProcessor
-    from .baselines import SIMILAR_GRID, cell_components, similar_drug_scores, tanimoto, unseen_drug_lightgbm
+    from .baselines import (
+        ENSEMBLE_WEIGHTS,
+        RESIDUAL_GRID,
+        SIMILAR_GRID,
+        cell_components,
+        rank_ensemble,
+        residual_knn_scores,
+        similar_drug_scores,
+        tanimoto,
+        unseen_drug_lightgbm,
+    )
     from .meta_learning import ARGS_FILE, SPLIT_FILE, DrugInputs, load_gdsc_tables
-    from .unseen_drugs import _auroc, evaluate_drugs, gdsc2_drugs, general_sensitivity
+    from .unseen_drugs import _auroc, evaluate_drugs, fewshot_drug_scores, gdsc2_drugs, general_sensitivity
 
     name = name or Path(checkpoint).name
     checkpoint = Path(checkpoint)
@@ -214,7 +224,33 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
     )
     similar = similar_drug_scores(z, similarity, train_tasks, choice["m"], choice["power"])
     task_of = {drug: int(i) for i, drug in tables.tasks.loc[tables.tasks["source"] == "GDSC2", "drug"].items()}
-    per_drug["similar_drugs"] = dict(zip(held_out, drug_aurocs(similar, [task_of[d] for d in held_out])))
+    held_out_tasks = [task_of[d] for d in held_out]
+    per_drug["similar_drugs"] = dict(zip(held_out, drug_aurocs(similar, held_out_tasks)))
+    # the drug-specific part beyond general sensitivity, from similar training drugs' residuals; then the same
+    # ensembled with the checkpoint's zero-shot score (rank average); settings and weight chosen on validation
+    residual_choice = max(
+        RESIDUAL_GRID,
+        key=lambda g: np.nanmean(drug_aurocs(residual_knn_scores(z, similarity, train_tasks, **g), validation_tasks)),
+    )
+    residual = residual_knn_scores(z, similarity, train_tasks, **residual_choice)
+    per_drug["residual_knn"] = dict(zip(held_out, drug_aurocs(residual, held_out_tasks)))
+    model_scores = np.full(z.shape, np.nan)
+    for task in [*validation_tasks, *held_out_tasks]:
+        cells = tables.task_pairs(int(task))["cell"].to_numpy()
+        model_scores[task, cells] = fewshot_drug_scores(model, tables, drugs, int(task), np.array([], int), 0, 0.0)
+    weight = max(
+        ENSEMBLE_WEIGHTS,
+        key=lambda w: np.nanmean(drug_aurocs(rank_ensemble(model_scores, residual, w), validation_tasks)),
+    )
+    ensemble = np.vstack([rank_ensemble(model_scores[t], residual[t], weight) for t in range(len(z))])
+    per_drug[f"{name}+residual_knn"] = dict(zip(held_out, drug_aurocs(ensemble, held_out_tasks)))
+    validation_auroc = {
+        "similar_drugs": float(np.nanmean(drug_aurocs(similar, validation_tasks))),
+        "residual_knn": float(np.nanmean(drug_aurocs(residual, validation_tasks))),
+        f"{name}+residual_knn": float(np.nanmean(drug_aurocs(ensemble, validation_tasks))),
+        "general_sensitivity": float(np.nanmean(drug_aurocs(np.tile(general, (len(z), 1)), validation_tasks))),
+        name: float(np.nanmean(drug_aurocs(model_scores, validation_tasks))),
+    }
     scores, info = unseen_drug_lightgbm(
         pair_cells,
         pair_tasks,
@@ -234,6 +270,10 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
         "per_drug": per_drug,
         "lightgbm": info,
         "similar_drugs": {"chosen_on_validation_drugs": choice, "grid": SIMILAR_GRID},
+        "residual_knn": {"chosen_on_validation_drugs": residual_choice, "grid": RESIDUAL_GRID},
+        "ensemble": {"model": name, "weight_chosen_on_validation_drugs": weight, "weights": list(ENSEMBLE_WEIGHTS)},
+        "validation_auroc": validation_auroc,
+        "n_validation_drugs": int(len(validation_tasks)),
         "n_train_drugs": int(len(train_tasks)),
     }
 
@@ -247,7 +287,7 @@ def unseen_drug_rows(result: dict[str, Any], name: str) -> tuple[list[dict], lis
     comparisons = [
         {"setting": setting, "metric": "auroc", "model": model, "peer": "general_sensitivity"}
         | paired_difference(values[model], values["general_sensitivity"])
-        for model in (name, "similar_drugs", "lightgbm")
+        for model in (name, "similar_drugs", "lightgbm", "residual_knn", f"{name}+residual_knn")
         if model in values
     ]
     if "lightgbm" in values:
