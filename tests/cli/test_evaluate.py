@@ -99,6 +99,15 @@ def test_dispatch_errors(tmp_path, capsys, monkeypatch):
     )
     assert evaluate_cli.model_type(sites) == "splicebert-splice-sites"
     assert evaluate_cli.EVALUATORS["splicebert-splice-sites"] == "txformers.tasks.splicing.evaluation"
+    # the masked LM, per-nt sites and variant-effect models go to the same module (it dispatches on architecture)
+    for architecture, kind in (
+        ("SpliceBertForMaskedLM", "splicebert-mlm"),
+        ("SpliceBertForTokenClassification", "splicebert-splice-sites-nt"),
+        ("SpliceBertForVariantEffect", "splicebert-variant-effect"),
+    ):
+        (sites / "config.json").write_text(json.dumps({"model_type": "splicebert", "architectures": [architecture]}))
+        assert evaluate_cli.model_type(sites) == kind
+        assert evaluate_cli.EVALUATORS[kind] == "txformers.tasks.splicing.evaluation"
     assert main(["evaluate", str(checkpoint(tmp_path, "gpt2", "other"))]) == 2
     assert "no evaluation for model_type 'gpt2'" in capsys.readouterr().err
     monkeypatch.setitem(evaluate_cli.EVALUATORS, "cellformer", "txformers.tasks.cytokine.no_such_module")

@@ -15,19 +15,25 @@ from ._common import REPO_ROOT, UserError, check_outputs
 EVALUATORS = {
     "metascdrug": "txformers.tasks.drug_response.evaluation",
     "cellformer": "txformers.tasks.cytokine.evaluation",
-    # SpliceBERT: the splice-site window classifier only (config architectures SpliceBertForSequenceClassification)
+    # SpliceBERT, by the config's architectures: the window classifier, the masked LM, the per-nt sites model and
+    # the variant-effect model (one module dispatches on the architecture)
     "splicebert-splice-sites": "txformers.tasks.splicing.evaluation",
+    "splicebert-mlm": "txformers.tasks.splicing.evaluation",
+    "splicebert-splice-sites-nt": "txformers.tasks.splicing.evaluation",
+    "splicebert-variant-effect": "txformers.tasks.splicing.evaluation",
 }
 SPLICE_SITES_ARCHITECTURE = "SpliceBertForSequenceClassification"
+SPLICEBERT_KINDS = {
+    SPLICE_SITES_ARCHITECTURE: "splicebert-splice-sites",
+    "SpliceBertForMaskedLM": "splicebert-mlm",
+    "SpliceBertForTokenClassification": "splicebert-splice-sites-nt",
+    "SpliceBertForVariantEffect": "splicebert-variant-effect",
+}
 # families whose evaluation `txformers evaluate` does not run yet, and where their numbers come from
 NOT_YET = {
     "splicebert": (
-        "this SpliceBERT checkpoint is not evaluated by `txformers evaluate` yet (only the splice-site window "
-        "classifier, splicebert-small-splice-sites, is); the numbers of the others come from the training recipes' "
-        "results files: results/splicebert/splice_sites.json (python -m txformers.training.finetune_splice), "
-        "splice_sites_nt.json (python -m txformers.training.finetune_splice_nt), variant_effect_mapsy.json "
-        "(python -m txformers.training.finetune_variant_effect), splicebert-small-pretrained_eval.json and "
-        "mapsy_zero_shot.json (the files with a command field name the command that made them)"
+        "this SpliceBERT checkpoint is not evaluated by `txformers evaluate` yet: its config names none of the "
+        "architectures evaluated (" + ", ".join(SPLICEBERT_KINDS) + ")"
     ),
 }
 
@@ -57,8 +63,10 @@ def model_type(checkpoint: Path) -> str:
         raise UserError(f"{config} is not a valid JSON config") from None
     if not kind:
         raise UserError(f"{config} names no model_type")
-    if kind == "splicebert" and SPLICE_SITES_ARCHITECTURE in (values.get("architectures") or []):
-        return "splicebert-splice-sites"
+    if kind == "splicebert":
+        for architecture in values.get("architectures") or []:
+            if architecture in SPLICEBERT_KINDS:
+                return SPLICEBERT_KINDS[architecture]
     return str(kind)
 
 
@@ -102,8 +110,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     to OUT/<checkpoint name>.json with --out. --check compares with the numbers the checkpoint records
     (CHECKPOINT/evaluation.json, written with --record) and exits 1 when one lies outside its re-derived CI.
     The model family is read from the checkpoint's config.json: metascdrug (single-cell few-shot and unseen
-    drugs), cellformer (cancer type and cell embeddings), the SpliceBERT splice-site window classifier (Test
-    windows); the other SpliceBERT checkpoints are not evaluated here yet.
+    drugs), cellformer (cancer type and cell embeddings), SpliceBERT (the splice-site window classifier and the
+    per-nucleotide model on Test windows, the masked LM on masked Test nucleotides, the variant-effect model on
+    the kept-aside MaPSy fold).
     """
     from ..evaluation import ResultsError, check, format_table, read_record, record_path, validate_results
     from ..hub import resolve_checkpoint

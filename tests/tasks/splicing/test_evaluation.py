@@ -51,3 +51,84 @@ def test_quick_evaluation_of_the_bundled_splice_site_checkpoint():
     result = evaluate_checkpoint(CHECKPOINTS / "splicebert-small-splice-sites", quick=True)
     auroc = {(r["model"], r["setting"]): r["value"] for r in result["rows"] if r["metric"] == "auroc"}
     assert len(auroc) == 4 and all(value > 0.9 for value in auroc.values())
+
+
+# ---------------------------------------------------------------------------- the other SpliceBERT checkpoints
+def test_window_counts_and_statistics():
+    from txformers.tasks.splicing.evaluation_models import count_statistic, window_counts
+
+    window = np.array([0, 0, 1, 1, 1])
+    truth = np.array([0, 1, 0, 0, 3])
+    predicted = np.array([0, 0, 0, 1, 3])
+    counts = window_counts(window, truth, predicted, 2)
+    np.testing.assert_array_equal(counts[0], [1, 1, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(counts[1], [1, 2, 0, 0, 0, 0, 1, 1])
+    assert count_statistic("accuracy")(counts) == pytest.approx(3 / 5)
+    # recall: A 2/3, C 0/1, T 1/1 (G absent)
+    assert count_statistic("balanced_accuracy")(counts) == pytest.approx((2 / 3 + 0 + 1) / 3)
+
+
+def test_kmer_table_learns_a_context_rule():
+    from txformers.tasks.splicing.evaluation_models import kmer_context, kmer_table
+    from txformers.tasks.splicing.nt_sites import encode_ids
+
+    ids = encode_ids(["ACGTACGTACGTACGT", "ACGTACGTACGTACGT"])
+    table = kmer_table(ids, flank=1)
+    rows, positions = np.array([0, 0]), np.array([2, 5])  # G between C and T; C between A and G
+    np.testing.assert_array_equal(table[kmer_context(ids, rows, positions, flank=1)], [2, 1])
+    # past the ends reads as "other", not as a wrapped-around nucleotide
+    assert (
+        kmer_context(ids, np.array([0]), np.array([0]), flank=1)[0]
+        == kmer_context(encode_ids(["NCGT"]), np.array([0]), np.array([0]), flank=1)[0]
+    )
+
+
+def test_binary_rows_and_stratified_draw():
+    from txformers.tasks.splicing.evaluation_models import binary_rows, stratified_draw
+
+    truth = np.array([0, 1] * 20)
+    rows = binary_rows("m", truth, truth + 0.1, 50, setting="s")
+    assert [(r["metric"], r["value"]) for r in rows] == [("auroc", 1.0), ("ap", 1.0)]
+    assert all(r["n"] == 40 and r["ci95"][0] <= r["value"] <= r["ci95"][1] for r in rows)
+    assert binary_rows("m", truth, -truth, 50)[0]["value"] == 0.0
+    groups = np.array(["a"] * 10 + ["b"] * 3)
+    picked = stratified_draw(groups, 5)
+    assert (groups[picked] == "a").sum() == 5 and (groups[picked] == "b").sum() == 3
+    np.testing.assert_array_equal(picked, stratified_draw(groups, 5))
+
+
+def test_dispatches_on_the_architecture(tmp_path, monkeypatch):
+    from txformers.tasks.splicing import evaluation_models
+
+    calls = []
+    for architecture in evaluation_models.EVALUATORS:
+        monkeypatch.setitem(
+            evaluation_models.EVALUATORS, architecture, lambda c, d, q, a=architecture: calls.append((a, d, q))
+        )
+    for architecture in ("SpliceBertForMaskedLM", "SpliceBertForTokenClassification", "SpliceBertForVariantEffect"):
+        folder = tmp_path / architecture
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"model_type": "splicebert", "architectures": [architecture]}))
+        evaluate_checkpoint(folder, data=tmp_path, quick=True)
+        assert calls[-1] == (architecture, tmp_path, True)
+        with pytest.raises(FileNotFoundError, match="missing"):
+            evaluate_checkpoint(folder, data=tmp_path / "absent")
+
+
+@pytest.mark.slow
+@requires_shared_data
+@pytest.mark.parametrize(
+    "name", ["splicebert-small-pretrained", "splicebert-small-splice-sites-nt", "splicebert-small-variant-effect"]
+)
+def test_quick_evaluation_of_the_other_bundled_splicebert_checkpoints(name):
+    from txformers.hub import CHECKPOINTS
+
+    result = evaluate_checkpoint(CHECKPOINTS / name, quick=True)
+    by_model = {}
+    for row in result["rows"]:
+        by_model.setdefault(row["model"], []).append(row)
+        assert row["ci95"][0] <= row["value"] <= row["ci95"][1]
+    assert name in by_model or "stacked_lightgbm" in by_model
+    if name == "splicebert-small-pretrained":  # pretraining beats the random-init twin on masked nucleotides
+        value = {(r["model"], r["metric"]): r["value"] for r in result["rows"]}
+        assert value[(name, "accuracy")] > value[("random_init_twin", "accuracy")]

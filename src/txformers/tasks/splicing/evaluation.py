@@ -128,11 +128,25 @@ def _rows(model: str, scores: np.ndarray, test: dict, n_bootstrap: int) -> list[
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, quick: bool = False) -> dict:
-    """The evaluation of a splice-site window classifier as a results dict of :mod:`txformers.evaluation`."""
+    """The evaluation of a SpliceBERT checkpoint as a results dict of :mod:`txformers.evaluation`: the splice-site
+    window classifier here, the masked LM, per-nucleotide and variant-effect models in :mod:`.evaluation_models`."""
     checkpoint = Path(checkpoint)
     config = json.loads((checkpoint / "config.json").read_text())
-    if "SpliceBertForSequenceClassification" not in config.get("architectures", []):
-        raise ValueError(f"{checkpoint} is not a splice-site window classifier (SpliceBertForSequenceClassification)")
+    architectures = config.get("architectures") or []
+    from .evaluation_models import EVALUATORS
+    from .evaluation_models import default_data as other_data
+
+    for architecture in architectures:  # the other SpliceBERT checkpoints: masked LM, per-nt sites, variant effect
+        if architecture in EVALUATORS:
+            folder = Path(data) if data is not None else other_data(architecture)
+            if not folder.exists():
+                raise FileNotFoundError(f"data {folder} is missing")
+            return EVALUATORS[architecture](checkpoint, folder, quick)
+    if "SpliceBertForSequenceClassification" not in architectures:
+        raise ValueError(
+            f"{checkpoint} is not a splice-site window classifier (SpliceBertForSequenceClassification) nor one of "
+            f"{', '.join(EVALUATORS)}"
+        )
     data = Path(data) if data is not None else default_data()
     if not data.is_dir():
         raise FileNotFoundError(f"splice-site windows folder {data} is missing")
