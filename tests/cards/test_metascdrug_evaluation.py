@@ -31,7 +31,12 @@ def record():
         rows,
         plan={"files": ["A", "B"], "shots": [3]},
         comparisons=comparisons,
-        unseen_drugs={"drugs": ["x", "y"], "ensemble": {"weight_chosen_on_validation_drugs": 0.4}},
+        unseen_drugs={
+            "drugs": ["x", "y"],
+            "ensemble": {"weight_chosen_on_validation_drugs": 0.4},
+            "validation_auroc": {"ckpt": 0.79},
+            "n_validation_drugs": 2,
+        },
         notes=["a note"],
     )
 
@@ -51,6 +56,15 @@ def test_section_tables_and_verdicts_come_from_the_record():
     assert "`ckpt+residual_knn` is above `lightgbm`" in verdicts[2]
     ensemble = next(line for line in section["evaluation_unseen_table"].splitlines() if "weight 0.4" in line)
     assert "0.855 [" in ensemble
+    assert section["evaluation_unseen_target"].startswith("Drug-blind target AUROC 0.85: reached (best row `ckpt+r")
+    assert "`ckpt` 0.790" in section["evaluation_unseen_validation"]
+
+
+def test_target_not_reached_below_it():
+    low = record()
+    low["rows"] = [r for r in low["rows"] if r["model"] != "ckpt+residual_knn"]
+    section = evaluation_section(low, "checkpoints/ckpt/evaluation.json", "ckpt")
+    assert "0.85: not reached (best row `lightgbm`, 0.835 [" in section["evaluation_unseen_target"]
     assert section["evaluation_command"] == "txformers evaluate checkpoints/ckpt"
 
 
