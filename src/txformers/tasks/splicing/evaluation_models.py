@@ -273,7 +273,7 @@ def mapsy_zero_shot_rows(checkpoint: Path, n_bootstrap: int) -> list[dict]:
         values = np.asarray(values, dtype=float)
         values = np.where(np.isnan(values), np.nanmin(values) - 1, values)  # unscored rank last
         rows += binary_rows(
-            checkpoint.name, frame["label"].to_numpy(), values, n_bootstrap, setting=setting, score=method
+            checkpoint.name, frame["label"].to_numpy(), values, n_bootstrap, setting=setting, method=method
         )
     distance = -np.asarray(scores["site_distance"], dtype=float)
     distance = np.where(np.isnan(distance), np.nanmin(distance) - 1, distance)
