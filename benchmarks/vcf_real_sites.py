@@ -348,7 +348,7 @@ import json, os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import pysam
 from spliceai.utils import Annotator, get_delta_scores
-vcf, fasta, annotation, out = sys.argv[1:5]
+vcf, fasta, annotation = sys.argv[1:4]
 annotator = Annotator(fasta, annotation)
 rows, start = [], time.perf_counter()
 for record in pysam.VariantFile(vcf):
@@ -449,6 +449,9 @@ def main() -> None:
     parser.add_argument("--spliceai-records", type=int, default=40, help="per group (site, deep); 0: skip")
     parser.add_argument("--work", default=None)
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument(
+        "--spliceai-only", action="store_true", help="reuse --work's out_model.vcf and --json; run SpliceAI only"
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"no Test split at {DATA}")
@@ -463,7 +466,10 @@ def main() -> None:
     results = {"inputs": {"genes": len(genes), "introns_per_gene": args.introns, "seed": args.seed,
                           "records": counts, "data": "ensemblesplice_600nt/homo_sapiens/Test"}}  # fmt: skip
     models = [("model", Path(args.model))]
-    if args.random_twin:
+    if args.spliceai_only:
+        results = json.loads(Path(args.json).read_text())
+        models = []
+    elif args.random_twin:
         models.append(("random_twin", random_twin(Path(args.model), work / "random_twin")))
     for tag, model in models:
         res = score(model, work, tag, in_lines, records)
