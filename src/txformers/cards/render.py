@@ -15,6 +15,7 @@ from huggingface_hub import ModelCard
 
 from ..hub import REPO_ROOT
 from .cellformer import cancer_type_card, cellformer_mlm_card
+from .evaluation_section import recorded_section, replace_block
 from .metascdrug import metascdrug_card
 from .paths import display_path
 from .results import ResultsError, load_results
@@ -70,6 +71,10 @@ BUNDLED: dict[str, dict[str, Any]] = {
     "splicebert-small-splice-sites": dict(kind="splice-sites", results="results/splicebert/splice_sites.json"),
 }
 """The bundled checkpoints (``checkpoints/NAME``), the kind of their card and their results file."""
+
+SCRIPT_CARDS = ("splicebert-small-splice-sites-nt", "splicebert-small-variant-effect")
+"""Bundled checkpoints whose README.md a training script writes: only their marked ``txformers evaluate`` block
+(:func:`~txformers.cards.evaluation_section.replace_block`) is rendered here."""
 
 
 def render_card(
@@ -142,4 +147,18 @@ def write_bundled(check: bool = False, root: Path = REPO_ROOT) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(root)}")
+    for name in SCRIPT_CARDS:
+        path = root / "checkpoints" / name / "README.md"
+        section = recorded_section(path.parent, name) if path.is_file() else ""
+        if not section:
+            print(f"skip {name}: no README.md or no recorded evaluation")
+            continue
+        current = path.read_text(encoding="utf-8")
+        text = replace_block(current, section)
+        if check and text != current:
+            print(f"out of date: {path.relative_to(root)} (python -m txformers.cards --bundled)")
+            stale += 1
+        elif not check and text != current:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(root)}")
     return 1 if stale else 0

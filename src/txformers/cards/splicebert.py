@@ -11,6 +11,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from .evaluation_section import recorded_section
 from .formatting import megabytes, millions, paths_note, recorded_command
 from .paths import portable_text
 from .results import ResultsError, checkpoint_config, checkpoint_weights, get
@@ -118,6 +119,7 @@ def splicebert_mlm_card(
         masked_tokens=evaluation["masked_tokens"],
         command=recorded_command(results, "txformers.training.pretrain_mlm", args, skip=("resume", "stop_after")),
         provenance=provenance,
+        evaluation_markdown=recorded_section(checkpoint, name),
     )
 
 
@@ -236,4 +238,5 @@ def splice_sites_card(
         pretraining_did_not_help=scratch_better,
         command=recorded_command(results, "txformers.training.finetune_splice", args, skip=("cache_dir",)),
         provenance=provenance,
+        evaluation_markdown=recorded_section(checkpoint, name),
     )
