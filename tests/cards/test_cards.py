@@ -102,6 +102,12 @@ def test_model_index_equals_results_cancer_type():
         ]
         expected[(protocol, "f1")].append(round(model["per_cell"]["macro_f1"], 4))
         expected[(protocol, "balanced_accuracy")].append(round(model["per_cell"]["balanced_accuracy"], 4))
+    recorded = json.loads((ROOT / "checkpoints/cellformer-cancer-type/evaluation.json").read_text())["full"]["rows"]
+    for key, metric_type in (("accuracy", "accuracy"), ("macro_f1", "f1")):  # txformers evaluate, per sample
+        (row,) = [
+            r for r in recorded if r["model"] == "cellformer" and r["metric"].endswith(f"all_types.patient_cv.{key}")
+        ]
+        expected[("per_sample", metric_type)].append(round(row["value"], 4))
     assert values == {k: sorted(v) for k, v in expected.items()}
 
 

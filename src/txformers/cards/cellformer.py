@@ -189,6 +189,25 @@ PER_CELL_METRICS = (
 )
 
 
+def _per_sample_metrics(record: dict | None) -> list:
+    """The model-index entries of `txformers evaluate`: Cellformer on one pseudo-bulk profile per sample."""
+    if record is None:
+        return []
+    rows = {row["metric"]: row for row in record["rows"] if row["model"] == "cellformer"}
+    dataset = "tumour-immune samples (pseudo-bulk of their immune cells), patient-grouped CV"
+    eval_results = []
+    for metric_type, key, label in (
+        ("accuracy", "accuracy", "per-sample accuracy"),
+        ("f1", "macro_f1", "per-sample macro-F1"),
+    ):
+        row = rows.get(f"cancer_type.all_types.patient_cv.{key}")
+        if row is not None:
+            eval_results.append(
+                metric(*CANCER_TYPE_TASK, dataset, metric_type, label, row["value"], config="per_sample")
+            )
+    return eval_results
+
+
 def _cancer_type_metrics(protocols: dict, classes: list, where: str) -> list:
     """The Cellformer rows of every protocol, for the model-index (one config per protocol)."""
     eval_results = []
@@ -323,7 +342,8 @@ def cancer_type_card(
         pipeline_tag="tabular-classification",
         tags=CANCER_TYPE_TAGS,
         model_name=name,
-        eval_results=_cancer_type_metrics(protocols, classes, where),
+        eval_results=_per_sample_metrics(recorded_evaluation(checkpoint))
+        + _cancer_type_metrics(protocols, classes, where),
     )
     confound = results.get("confound", {})
     per_cancer = confound.get("per_cancer", {})
