@@ -97,33 +97,15 @@ def _logistic_scores(train: dict, test: dict, flank: int = 60, seed: int = 0) ->
 
 
 def _rows(model: str, scores: np.ndarray, test: dict, n_bootstrap: int) -> list[dict[str, Any]]:
-    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
-
-    from .nt_sites import bootstrap_ci
+    from .evaluation_models import binary_rows
     from .sites import SITE_CLASS
 
-    functions = {
-        "auroc": roc_auc_score,
-        "ap": average_precision_score,
-        "accuracy": lambda truth, score: accuracy_score(truth, score > 0.5),
-    }
     rows = []
     for site, column in SITE_CLASS.items():
         mask = test["site_type"] == site
         truth = (test["label"][mask] == column).astype(int)
         score = scores[mask, column] if scores.ndim == 2 else scores[mask]
-        for metric in METRICS:
-            function = functions[metric]
-            rows.append(
-                {
-                    "model": model,
-                    "metric": metric,
-                    "value": float(function(truth, score)),
-                    "ci95": list(bootstrap_ci(truth, score, function, n_bootstrap)),
-                    "n": int(mask.sum()),
-                    "setting": f"{site} windows (Test)",
-                }
-            )
+        rows += binary_rows(model, truth, score, n_bootstrap, metrics=METRICS, setting=f"{site} windows (Test)")
     return rows
 
 

@@ -92,16 +92,30 @@ def kmer_table(ids: np.ndarray, flank: int = KMER_FLANK) -> np.ndarray:
     return table
 
 
-def binary_rows(model: str, truth: np.ndarray, score: np.ndarray, n_bootstrap: int, **keys: Any) -> list[dict]:
-    """AUROC and AP rows of one scored set with window-bootstrap 95 % CIs (resamples with one class dropped)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+def binary_rows(
+    model: str,
+    truth: np.ndarray,
+    score: np.ndarray,
+    n_bootstrap: int,
+    metrics: tuple[str, ...] = ("auroc", "ap"),
+    **keys: Any,
+) -> list[dict]:
+    """Rows of ``metrics`` (``auroc``, ``ap``, ``accuracy`` at 0.5) of one scored set with window-bootstrap 95 % CIs
+    (resamples with one class dropped)."""
+    from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
     from .nt_sites import bootstrap_ci as resampled_ci
 
+    functions = {
+        "auroc": roc_auc_score,
+        "ap": average_precision_score,
+        "accuracy": lambda truth, score: accuracy_score(truth, score > 0.5),
+    }
     truth = np.asarray(truth).astype(int)
     score = np.asarray(score, dtype=float)
     rows = []
-    for metric, function in (("auroc", roc_auc_score), ("ap", average_precision_score)):
+    for metric in metrics:
+        function = functions[metric]
         ci = resampled_ci(truth, score, function, n_bootstrap)
         rows.append(
             {"model": model, "metric": metric, "value": float(function(truth, score)), "ci95": list(ci)}
