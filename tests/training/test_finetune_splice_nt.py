@@ -70,3 +70,28 @@ def test_site_weight_scales_the_centre_loss():
     losses = torch.nn.functional.cross_entropy(logits[0, :2], labels[0, :2], reduction="none")
     weighted = finetune_splice_nt.weighted_loss(logits, labels, torch.tensor([[1.0, 9.0, 5.0]]))
     assert torch.isclose(weighted, (losses[0] + 9 * losses[1]) / 10)
+
+
+def test_candidate_weight_labels_unannotated_gt_ag_as_none():
+    from argparse import Namespace
+
+    from txformers.tasks.splicing import nt_sites as nt
+
+    seq = "C" * 280 + "AGC" + "C" * 16 + "AGTAAGC" + "C" * 296  # 602 nt: donor GT at 300, an extra AG at 280
+    ids = nt.encode_ids([seq])
+    labels = nt.nucleotide_labels(seq, "donor", True)[None, :]
+    centres = np.array([nt.DONOR_INDEX])
+    base = dict(seed=0, batch_size=4, context=120, label_margin=10, site_weight=50.0)
+    ignored = finetune_splice_nt.batch_for_step(ids, labels, centres, 1, Namespace(candidate_weight=0.0, **base))
+    used = finetune_splice_nt.batch_for_step(ids, labels, centres, 1, Namespace(candidate_weight=0.5, **base))
+    assert np.array_equal(ignored[0].numpy(), used[0].numpy())  # the same crops
+    checked = 0
+    for row in range(4):
+        start = nt.DONOR_INDEX - int(np.flatnonzero(used[2][row].numpy() == 50.0)[0])
+        extra = 282 - start  # first nucleotide after the extra AG: an acceptor candidate the files do not annotate
+        if 10 <= extra < 110:  # inside the supervised part of the crop
+            assert ignored[1][row, extra] == -100
+            assert used[1][row, extra] == 0 and used[2][row, extra] == 0.5
+            checked += 1
+        assert used[1][row, nt.DONOR_INDEX - start] == 2  # the annotated site keeps its class and weight
+    assert checked > 0

@@ -181,17 +181,23 @@ def logistic_regression(splits: dict, labels: np.ndarray, args) -> dict:
 # ----------------------------------------------------------------------------- training
 def batch_for_step(train_ids, train_labels, train_centres, step: int, args) -> tuple[torch.Tensor, ...]:
     """The batch of one step (ids, labels, loss weights): a function of (seed, step) only, so a resumed
-    run sees the same data. The annotated centre (site or decoy) weighs ``--site-weight``, the rest 1."""
+    run sees the same data. The annotated centre (site or decoy) weighs ``--site-weight``, unannotated GT/AG
+    candidates ``--candidate-weight`` (labelled none; ignored at 0), the rest 1."""
     rng = np.random.default_rng([args.seed, step])
     rows = rng.integers(0, len(train_ids), args.batch_size)
     starts = nt.random_crop_start(rng, train_ids.shape[1], args.context, args.batch_size, args.label_margin)
     columns = starts[:, None] + np.arange(args.context)[None, :]
     ids = train_ids[rows[:, None], columns].astype(np.int64)
     labels = train_labels[rows[:, None], columns].astype(np.int64)
+    weights = np.ones(labels.shape, dtype=np.float32)
+    if args.candidate_weight:  # the files' unannotated GT/AG candidates as "none", each weighing --candidate-weight
+        candidates = labels == -100
+        candidates[np.arange(len(rows)), train_centres[rows] - starts] = False
+        labels[candidates] = 0
+        weights[candidates] = args.candidate_weight
     if args.label_margin:  # supervise only positions with --label-margin nt of context on both sides
         labels[:, : args.label_margin] = -100
         labels[:, args.context - args.label_margin :] = -100
-    weights = np.ones(labels.shape, dtype=np.float32)
     weights[np.arange(len(rows)), train_centres[rows] - starts] = args.site_weight
     return torch.as_tensor(ids), torch.as_tensor(labels), torch.as_tensor(weights)
 
@@ -337,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-every", type=int, default=100)
     parser.add_argument(
         "--site-weight", type=float, default=1.0, help="loss weight of each window's annotated centre (others 1)"
+    )
+    parser.add_argument(
+        "--candidate-weight",
+        type=float,
+        default=0.0,
+        help="train the GT/AG candidates the files do not annotate (other than the centre) as none with this "
+        "weight (0: ignore them; some are real sites the windows do not annotate)",
     )
     parser.add_argument(
         "--label-margin",
