@@ -166,6 +166,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--lora", action="store_true", help="LoRA adapters + head instead of full fine-tuning")
     parser.add_argument("--skip-scratch", action="store_true", help="do not train the no-pretraining model (b)")
+    parser.add_argument(
+        "--init",
+        choices=["pretrained", "random"],
+        default="pretrained",
+        help="random: train only (b), the same architecture from random weights (seed --seed), saved in OUTPUT/model "
+        "(the random-init twin of txformers evaluate)",
+    )
     parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--cache-dir", default=None)
@@ -187,8 +194,9 @@ def main(argv: list[str] | None = None) -> dict:
         "splits": {k: int(len(v["label"])) for k, v in splits.items()},
         "window": {"length": args.crop, "dinucleotide_index": args.crop // 2 - 1, "labels": ID2LABEL},
     }
-    results["logistic_regression_onehot_60nt"] = {"test": logistic_baseline(splits, seed=args.seed)}
-    print("logistic regression:", json.dumps(results["logistic_regression_onehot_60nt"]["test"]))
+    if args.init == "pretrained":  # (c) once, beside the pretrained run
+        results["logistic_regression_onehot_60nt"] = {"test": logistic_baseline(splits, seed=args.seed)}
+        print("logistic regression:", json.dumps(results["logistic_regression_onehot_60nt"]["test"]))
 
     head = dict(
         num_labels=3,
@@ -197,13 +205,20 @@ def main(argv: list[str] | None = None) -> dict:
         classifier_pooling=args.pooling,
         window_size=args.crop,
     )
-    pretrained = SpliceBertForSequenceClassification.from_pretrained(args.pretrained, **head)
-    model, results["pretrained"] = finetune(pretrained, splits, tokenizer, args, "pretrained")
+    if args.init == "random":  # the random-init twin only: the architecture of the pretrained config, no weights
+        torch.manual_seed(args.seed)
+        config = SpliceBertConfig(**{**SpliceBertConfig.from_pretrained(args.pretrained).to_dict(), **head})
+        model, results["scratch"] = finetune(
+            SpliceBertForSequenceClassification(config), splits, tokenizer, args, "scratch"
+        )
+    else:
+        pretrained = SpliceBertForSequenceClassification.from_pretrained(args.pretrained, **head)
+        model, results["pretrained"] = finetune(pretrained, splits, tokenizer, args, "pretrained")
     model.config.custom_pipelines = {}  # not the masked-LM pipelines of the pretrained checkpoint
     model.save_pretrained(output / "model")
     tokenizer.save_pretrained(output / "model")
     add_pipelines_to_checkpoint(output / "model", SPLICE_SITE_TASK)
-    if not args.skip_scratch:
+    if args.init == "pretrained" and not args.skip_scratch:
         torch.manual_seed(args.seed)
         config = SpliceBertConfig(**{**pretrained.config.to_dict(), **head})
         scratch = SpliceBertForSequenceClassification(config)
