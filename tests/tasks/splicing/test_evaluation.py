@@ -50,7 +50,13 @@ def test_quick_evaluation_of_the_bundled_splice_site_checkpoint():
 
     result = evaluate_checkpoint(CHECKPOINTS / "splicebert-small-splice-sites", quick=True)
     auroc = {(r["model"], r["setting"]): r["value"] for r in result["rows"] if r["metric"] == "auroc"}
-    assert len(auroc) == 4 and all(value > 0.9 for value in auroc.values())
+    assert len(auroc) == 6 and all(value > 0.9 for value in auroc.values())
+    assert {model for model, _ in auroc} == {
+        "splicebert-small-splice-sites",
+        "logistic_regression_onehot_60nt",
+        "lightgbm_onehot_60nt",
+    }
+    assert any("full mode only" in note for note in result["notes"])  # no twin in quick mode
 
 
 # ---------------------------------------------------------------------------- the other SpliceBERT checkpoints
@@ -129,6 +135,9 @@ def test_quick_evaluation_of_the_other_bundled_splicebert_checkpoints(name):
         by_model.setdefault(row["model"], []).append(row)
         assert row["ci95"][0] <= row["value"] <= row["ci95"][1]
     assert name in by_model or "stacked_lightgbm" in by_model
+    if name == "splicebert-small-splice-sites-nt":  # gradient boosting in quick mode too, the twin in full only
+        assert "lightgbm_onehot_60nt" in by_model and "random_init_twin" not in by_model
+        assert all(r["value"] > 0.8 for r in by_model["lightgbm_onehot_60nt"])
     if name == "splicebert-small-pretrained":  # pretraining beats the random-init twin on masked nucleotides
         value = {(r["model"], r["metric"]): r["value"] for r in result["rows"]}
         assert value[(name, "accuracy")] > value[("random_init_twin", "accuracy")]

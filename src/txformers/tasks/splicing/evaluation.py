@@ -1,12 +1,13 @@
 # Copyright 2026 The txformers authors. BSD-3-Clause.
 """``txformers evaluate`` for a SpliceBERT splice-site window classifier (``SpliceBertForSequenceClassification``,
 the bundled ``splicebert-small-splice-sites``): the Test windows of its training recipe re-scored, with bootstrap
-95 % CIs over windows, next to logistic regression on the one-hot +-60 nt trained on the Train windows in the
-same run (as ``python -m txformers.training.finetune_splice`` does). The random-init twin needs training and is
-not re-run here: its numbers stay in the recipe's results file (``results/splicebert/splice_sites.json``).
+95 % CIs over windows, next to logistic regression and LightGBM on the one-hot +-60 nt trained on the Train windows
+in the same run (as ``python -m txformers.training.finetune_splice`` does for the logistic regression) and, in full
+mode, the random-init twin: the recipe of ``results/splicebert/splice_sites.json`` re-run with ``--init random``
+(:mod:`.evaluation_baselines`).
 
-``quick`` scores 400 Test windows per site type (a fixed random draw) and trains the logistic regression on
-2,000 Train windows per site type.
+``quick`` scores 400 Test windows per site type (a fixed random draw) and trains the logistic regression and
+LightGBM on 2,000 Train windows per site type; the twin is trained in full mode only.
 """
 
 from __future__ import annotations
@@ -140,17 +141,33 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
     n_bootstrap = 200 if quick else 1000
     rows = _rows(checkpoint.name, _model_probabilities(checkpoint, test["sequence"]), test, n_bootstrap)
     rows += _rows("logistic_regression_onehot_60nt", _logistic_scores(train, test), test, n_bootstrap)
+    from .evaluation_baselines import WINDOW_MODULE, lightgbm_window_scores, train_random_twin, window_recipe
+    from .evaluation_models import twin_workdir
+
+    rows += _rows("lightgbm_onehot_60nt", lightgbm_window_scores(train, test), test, n_bootstrap)
+    recipe = None if quick else window_recipe()
+    if recipe:  # the twin: the recipe from random weights, trained now
+        with twin_workdir(checkpoint) as workdir:
+            twin = train_random_twin(recipe, WINDOW_MODULE, data, workdir)
+            rows += _rows("random_init_twin", _model_probabilities(twin, test["sequence"]), test, n_bootstrap)
     return make_results(
         checkpoint,
         data,
-        "Test windows of the folder (quick: 400 per site type, seed 0); logistic regression trained on Train",
+        "Test windows of the folder (quick: 400 per site type, seed 0); logistic regression and LightGBM trained on "
+        "Train",
         [0],
         None,
         rows,
         notes=[
             "CIs: bootstrap over Test windows.",
-            "The random-init twin needs training; its numbers are in results/splicebert/splice_sites.json "
-            "(python -m txformers.training.finetune_splice).",
+            "LightGBM: one binary model per site type, fixed hyper-parameters, trees stopped early on 10 % of its "
+            "Train windows (never Test).",
+            (
+                "random_init_twin: the recipe of results/splicebert/splice_sites.json re-run in this evaluation with "
+                "--init random: " + recipe
+                if recipe
+                else "The random-init twin is trained in full mode only (txformers evaluate CHECKPOINT)."
+            ),
         ],
         seconds=round(time.perf_counter() - start, 1),
     )

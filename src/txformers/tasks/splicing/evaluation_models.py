@@ -320,26 +320,22 @@ def _nt_logistic_scores(train: dict, test: dict, flank: int = 60, none_per_windo
     labelled centre and ``none_per_window`` random labelled positions per Train window; Test centres scored."""
     from sklearn.linear_model import LogisticRegression
 
-    from . import nt_sites as nt
+    from .evaluation_baselines import nt_centre_probabilities, nt_training_set
 
-    labels = nt.window_labels(train)
-    rng = np.random.default_rng(seed)
-    ids = nt.encode_ids(list(train["sequence"]))
-    rows = [np.arange(len(ids))] * (none_per_window + 1)
-    positions = [np.where(train["site_type"] == "donor", nt.DONOR_INDEX, nt.ACCEPTOR_INDEX)]
-    positions += [rng.integers(0, ids.shape[1], len(ids)) for _ in range(none_per_window)]
-    rows, positions = np.concatenate(rows), np.concatenate(positions)
-    y = labels[rows, positions]
-    keep = y != -100
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(
-        nt.one_hot_positions(ids, rows[keep], positions[keep], flank), y[keep]
-    )
-    index = np.where(test["site_type"] == "donor", nt.DONOR_INDEX, nt.ACCEPTOR_INDEX)
-    column = np.where(test["site_type"] == "donor", nt.NT_LABEL2ID["donor"], nt.NT_LABEL2ID["acceptor"])
-    probabilities = np.zeros((len(index), 3))
-    x = nt.one_hot_positions(nt.encode_ids(list(test["sequence"])), np.arange(len(index)), index, flank)
-    probabilities[:, model.classes_] = model.predict_proba(x)
-    return probabilities[np.arange(len(index)), column]
+    x, y = nt_training_set(train, flank, none_per_window, seed)
+    return nt_centre_probabilities(LogisticRegression(C=1.0, max_iter=1000).fit(x, y), test, flank)
+
+
+def twin_workdir(checkpoint: Path):
+    """Where the random-init twin trains: ``$TXFORMERS_EVALUATE_WORKDIR/<checkpoint name>-twin`` (kept, with its
+    log: a long run can be watched, and ``finetune_splice_nt`` resumes from it), else a temporary folder."""
+    import contextlib
+    import os
+
+    root = os.environ.get("TXFORMERS_EVALUATE_WORKDIR")
+    if root:
+        return contextlib.nullcontext(str(Path(root) / f"{checkpoint.name}-twin"))
+    return tempfile.TemporaryDirectory(prefix="twin-")
 
 
 def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
@@ -355,10 +351,18 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
         train = {k: v[stratified_draw(train["site_type"], NT_QUICK_TRAIN)] for k, v in train.items()}
         test = {k: v[stratified_draw(test["site_type"], NT_QUICK_TEST)] for k, v in test.items()}
     n_bootstrap = 200 if quick else 1000
+    from .evaluation_baselines import NT_MODULE, lightgbm_nt_scores, nt_recipe, train_random_twin
+
     scores = {
         checkpoint.name: _nt_centre_scores(checkpoint, test, context),
         "logistic_regression_onehot_60nt": _nt_logistic_scores(train, test),
+        "lightgbm_onehot_60nt": lightgbm_nt_scores(train, test),
     }
+    recipe = None if quick else nt_recipe(checkpoint)
+    if recipe:  # the twin: the checkpoint's recipe from random weights, trained now
+        with twin_workdir(checkpoint) as workdir:
+            twin = train_random_twin(recipe, NT_MODULE, data, workdir)
+            scores["random_init_twin"] = _nt_centre_scores(twin, test, context)
     rows = []
     for site in ("donor", "acceptor"):
         mask = test["site_type"] == site
@@ -369,15 +373,23 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     return make_results(
         checkpoint,
         data,
-        f"Test windows' centres (quick: {NT_QUICK_TEST} per site type, seed 0); logistic regression trained on "
-        "Train (validation fraction 0.1 cut off, as in finetune_splice_nt)",
+        f"Test windows' centres (quick: {NT_QUICK_TEST} per site type, seed 0); logistic regression and LightGBM "
+        "trained on Train (validation fraction 0.1 cut off, as in finetune_splice_nt)",
         [0],
         None,
         rows,
         notes=[
             f"central {context}-nt crop; CIs: bootstrap over windows.",
-            "The random-init twin and the CNN need training; their numbers are in "
-            "results/splicebert/splice_sites_nt.json (python -m txformers.training.finetune_splice_nt).",
+            "LightGBM: the logistic regression's one-hot features and positions, fixed hyper-parameters, trees "
+            "stopped early on 10 % of its training positions (never Test).",
+            (
+                "random_init_twin: the checkpoint's recipe (README) re-run in this evaluation with --init random: "
+                + recipe
+                if recipe
+                else "The random-init twin is trained in full mode only (txformers evaluate CHECKPOINT)."
+            ),
+            "The CNN needs training; its numbers are in results/splicebert/splice_sites_nt.json "
+            "(python -m txformers.training.finetune_splice_nt).",
         ],
         seconds=round(time.perf_counter() - start, 1),
     )
