@@ -51,3 +51,29 @@ def test_embeddings_axes_give_the_variance_and_both_legends(tmp_path, monkeypatc
     legends = [child for child in axis.get_children() if type(child).__name__ == "Legend"]
     labels = sorted(tuple(text.get_text() for text in legend.get_texts()) for legend in legends)
     assert labels == [("B", "T"), ("s1", "s2", "s3")]
+
+
+def test_label_fraction_plot_draws_each_model_at_its_fractions(tmp_path, monkeypatch):
+    figures = _capture(monkeypatch)
+
+    def stats(values):
+        return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)), "values": values}
+
+    rows = [
+        {
+            "model": model,
+            "label_fraction": f,
+            "test_donor_auroc": stats([a, a + 0.01]),
+            "test_acceptor_auroc": stats([a, a]),
+        }
+        for model, base in (("cnn", 0.8), ("splicebert-pretrained", 0.9))
+        for f, a in ((0.01, base), (1.0, base + 0.05))
+    ]
+    plotting.plot_label_fraction({"rows": rows}, tmp_path / "lf.png")
+    assert (tmp_path / "lf.png").stat().st_size > 0
+    donor, acceptor = figures[0].axes
+    assert donor.get_xscale() == "log" and "donor" in donor.get_title() and "acceptor" in acceptor.get_title()
+    lines = {bars.get_label(): bars.lines[0] for bars in acceptor.containers}  # errorbar: (data line, caps, bars)
+    assert set(lines) == {"cnn", "splicebert-pretrained"}
+    assert np.allclose(lines["splicebert-pretrained"].get_ydata(), [0.9, 0.95])
+    assert np.allclose(lines["cnn"].get_xdata(), [0.01, 1.0])

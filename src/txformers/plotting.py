@@ -147,6 +147,35 @@ def plot_fewshot(table: list[dict[str, Any]], labels: list[str], path: str | Pat
     plt.close(figure)
 
 
+def plot_label_fraction(table: dict[str, Any], path: str | Path, title: str | None = None) -> None:
+    """Test AUROC (mean over seeds, error bars 1 SD, every seed a dot) against the fraction of labelled windows,
+    one line per model, one panel per site type: ``table`` is ``nt_report.label_fraction_table``'s output."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharey=True)
+    models = sorted({row["model"] for row in table["rows"]})
+    for axis, site in zip(axes, ("donor", "acceptor")):
+        for model in models:
+            rows = sorted((r for r in table["rows"] if r["model"] == model), key=lambda r: r["label_fraction"])
+            x = np.array([r["label_fraction"] for r in rows])
+            stats = [r[f"test_{site}_auroc"] for r in rows]
+            mean = np.array([m["mean"] for m in stats])
+            sd = np.array([m["sd"] if m["sd"] is not None else 0.0 for m in stats])
+            line = axis.errorbar(x, mean, yerr=sd, marker="o", markersize=4, capsize=3, label=model)
+            for xi, m in zip(x, stats):
+                axis.scatter([xi] * len(m["values"]), m["values"], s=8, color=line[0].get_color(), alpha=0.4)
+        axis.set_xscale("log")
+        axis.set_xlabel("fraction of labelled Train windows")
+        axis.set_title(f"{site} (Test windows' centres)", fontsize=9)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("Test AUROC")
+    axes[1].legend(fontsize=8, loc="lower right")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _savefig(figure, path, dpi=110)
+    plt.close(figure)
+
+
 def plot_embeddings(
     points: Any, cell_types: Any, samples: Any, path: str | Path, title: str, explained: Any = None
 ) -> None:

@@ -32,6 +32,7 @@ _KEYS = (
     "lr",
     "conv_kernel",
     "batch_size",
+    "candidate_weight",
 )
 TARGET = {"donor": 0.985, "acceptor": 0.979}  # SpliceAI 1.3.1 on these Test windows (issue 13)
 
@@ -141,6 +142,14 @@ def bundle(run: Path, rows: list[dict], destination: Path, fractions: dict | Non
     with atomic_folder(destination) as folder:
         model.save_pretrained(folder)
         NucleotideTokenizer().save_pretrained(folder)
+        if fractions and fractions["rows"]:
+            from ...plotting import plot_label_fraction
+
+            plot_label_fraction(
+                fractions,
+                folder / "label_fraction.png",
+                "Pretrained vs random-init SpliceBERT, CNN and logistic regression",
+            )
         (folder / "README.md").write_text(readme(row, rows, destination.name, fractions), encoding="utf-8")
 
 
@@ -179,6 +188,7 @@ def readme(row: dict, rows: list[dict], name: str, fractions: dict | None = None
     ablation = (
         "\n## Pretrained vs random initialisation (label fractions)\n\n"
         + label_fraction_markdown(fractions)
+        + "\n![Test AUROC against the label fraction](label_fraction.png)\n"
         + "\nEach cell: Test AUROC over seeds (label fraction of the Train windows, the same subset for every "
         "model of a seed); see results/splicebert/splice_sites_nt.json for the commands.\n"
         if fractions and fractions["rows"]
