@@ -136,6 +136,10 @@ def test_nt_twin_is_the_recipe_from_random_weights(tmp_path):
     assert twin.keys() == pretrained.keys() and len(pretrained) > 10
     assert all(not torch.allclose(twin[k], pretrained[k]) for k in pretrained)
     assert "--init random" in (tmp_path / "twin" / "train.log").read_text()
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    assert eb.train_random_twin(recipe, eb.NT_MODULE, data, tmp_path / "twin") == folder  # finished: reused
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    assert "reused" in (tmp_path / "twin" / "train.log").read_text()
     control = tmp_path / "control"  # the same recipe from the pretrained weights
     finetune_splice_nt.main(
         eb.recipe_argv(recipe, eb.NT_MODULE) + ["--data-dir", str(data), "--output-dir", str(control)]
@@ -160,3 +164,6 @@ def test_window_twin_is_the_recipe_from_random_weights(tmp_path):
     twin = _encoder(SpliceBertForSequenceClassification.from_pretrained(folder))
     assert twin.keys() == pretrained.keys() and len(pretrained) > 10
     assert all(not torch.allclose(twin[k], pretrained[k]) for k in pretrained)
+    # another recipe in the same work folder trains afresh (finetune_splice refuses a used output folder)
+    again = eb.train_random_twin(recipe, eb.WINDOW_MODULE, tmp_path / "data", tmp_path / "twin", max_steps=1)
+    assert again == folder and "--max-steps 1" in (tmp_path / "twin" / "train.log").read_text()

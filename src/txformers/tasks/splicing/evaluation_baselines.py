@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,11 +188,26 @@ def train_random_twin(
     """Train the random-init twin with ``recipe`` (a recorded command of ``module``) into ``workdir`` and return
     its model folder (``best/`` of ``finetune_splice_nt``, ``model/`` of ``finetune_splice``). Runs in the
     repository root (the recipe's relative ``--pretrained`` path), its output appended to ``log`` (default
-    ``workdir/train.log``); a failed run raises :class:`RuntimeError` with the log's tail."""
+    ``workdir/train.log``); a failed run raises :class:`RuntimeError` with the log's tail.
+
+    A ``workdir`` that already holds a finished run of the very same command (``workdir/command.json`` and the
+    run's ``results.json``) is not trained again: its model is returned (a long twin trained once in a kept
+    work folder, ``TXFORMERS_EVALUATE_WORKDIR``, serves the full evaluation that follows); an unfinished one of the
+    same command resumes (``finetune_splice_nt``), any other run there is removed first."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     log = Path(log) if log else workdir / "train.log"
     command = twin_command(recipe, module, data, workdir / "run", **overrides)
+    model = workdir / "run" / ("best" if module == NT_MODULE else "model")
+    stamp = workdir / "command.json"
+    same = stamp.is_file() and json.loads(stamp.read_text()) == command[1:]
+    if same and (workdir / "run" / "results.json").is_file():
+        with open(log, "a") as handle:
+            handle.write("reused the finished run of the same command\n")
+        return model
+    if (workdir / "run").exists() and not (same and module == NT_MODULE):  # only finetune_splice_nt resumes
+        shutil.rmtree(workdir / "run")
+    stamp.write_text(json.dumps(command[1:]))
     with open(log, "a") as handle:
         handle.write("$ " + shlex.join(command) + "\n")
         handle.flush()
@@ -201,7 +217,7 @@ def train_random_twin(
     if done.returncode:
         tail = "".join(Path(log).read_text().splitlines(keepends=True)[-20:])
         raise RuntimeError(f"random-init twin training failed (exit {done.returncode}); log {log}:\n{tail}")
-    return workdir / "run" / ("best" if module == NT_MODULE else "model")
+    return model
 
 
 __all__ = [
