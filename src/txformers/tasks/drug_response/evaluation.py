@@ -179,6 +179,14 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
         unseen_drug_lightgbm,
     )
     from .meta_learning import ARGS_FILE, SPLIT_FILE, DrugInputs, load_gdsc_tables
+    from .profile_ridge import (
+        BLEND_WEIGHTS,
+        COUNT_FINGERPRINTS,
+        KERNEL_RIDGE_GRID,
+        choose_on_drugs,
+        drug_kernel,
+        kernel_ridge_scores,
+    )
     from .unseen_drugs import _auroc, evaluate_drugs, fewshot_drug_scores, gdsc2_drugs, general_sensitivity
 
     name = name or Path(checkpoint).name
@@ -216,6 +224,11 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
             out.append(_auroc(labels[mask], np.where(np.isfinite(score), score, general[pair_cells[mask]])))
         return out
 
+    def target_aurocs(scores: np.ndarray, tasks: Sequence[int]) -> list[float]:
+        full = np.full(z.shape, np.nan)
+        full[np.asarray(tasks)] = scores
+        return drug_aurocs(full, tasks)
+
     choice = max(
         SIMILAR_GRID,
         key=lambda g: np.nanmean(
@@ -234,6 +247,32 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
     )
     residual = residual_knn_scores(z, similarity, train_tasks, **residual_choice)
     per_drug["residual_knn"] = dict(zip(held_out, drug_aurocs(residual, held_out_tasks)))
+    # the drug-specific profile predicted by kernel ridge on fingerprint kernels, alone and blended with
+    # residual_knn; setting and weight chosen on the validation drugs + a drug-wise CV of the training drugs
+    kernel = drug_kernel(tables.tasks["smiles"].tolist(), fingerprints)
+    ridge_choice, ridge_validation, _ = choose_on_drugs(
+        lambda ref, targets, g: kernel_ridge_scores(z, kernel, ref, targets, **g),
+        KERNEL_RIDGE_GRID,
+        train_tasks,
+        validation_tasks,
+        target_aurocs,
+    )
+    cached: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def blend(ref: np.ndarray, targets: np.ndarray, weight: float) -> np.ndarray:
+        key = np.asarray(ref).tobytes() + np.asarray(targets).tobytes()
+        if key not in cached:
+            ridge = kernel_ridge_scores(z, kernel, ref, targets, **ridge_choice)
+            cached[key] = (ridge, residual_knn_scores(z, similarity, ref, **residual_choice)[targets])
+        return weight * cached[key][0] + (1.0 - weight) * cached[key][1]
+
+    blend_weight, blend_validation, _ = choose_on_drugs(
+        blend, BLEND_WEIGHTS, train_tasks, validation_tasks, target_aurocs
+    )
+    ridge = kernel_ridge_scores(z, kernel, train_tasks, held_out_tasks, **ridge_choice)
+    per_drug["kernel_ridge"] = dict(zip(held_out, target_aurocs(ridge, held_out_tasks)))
+    blended = blend(train_tasks, np.asarray(held_out_tasks), blend_weight)
+    per_drug["kernel_ridge+residual_knn"] = dict(zip(held_out, target_aurocs(blended, held_out_tasks)))
     model_scores = np.full(z.shape, np.nan)
     for task in [*validation_tasks, *held_out_tasks]:
         cells = tables.task_pairs(int(task))["cell"].to_numpy()
@@ -250,6 +289,16 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
         f"{name}+residual_knn": float(np.nanmean(drug_aurocs(ensemble, validation_tasks))),
         "general_sensitivity": float(np.nanmean(drug_aurocs(np.tile(general, (len(z), 1)), validation_tasks))),
         name: float(np.nanmean(drug_aurocs(model_scores, validation_tasks))),
+        "kernel_ridge": float(
+            np.nanmean(
+                target_aurocs(
+                    kernel_ridge_scores(z, kernel, train_tasks, validation_tasks, **ridge_choice), validation_tasks
+                )
+            )
+        ),
+        "kernel_ridge+residual_knn": float(
+            np.nanmean(target_aurocs(blend(train_tasks, validation_tasks, blend_weight), validation_tasks))
+        ),
     }
     scores, info = unseen_drug_lightgbm(
         pair_cells,
@@ -271,6 +320,15 @@ def unseen_drug_scores(checkpoint: str | Path, data: str | Path, name: str | Non
         "lightgbm": info,
         "similar_drugs": {"chosen_on_validation_drugs": choice, "grid": SIMILAR_GRID},
         "residual_knn": {"chosen_on_validation_drugs": residual_choice, "grid": RESIDUAL_GRID},
+        "kernel_ridge": {
+            "chosen_on_validation_and_cv_training_drugs": ridge_choice,
+            "grid": KERNEL_RIDGE_GRID,
+            "kernel": ["morgan_bits_tanimoto", *[f"{kind}_counts_minmax" for kind in COUNT_FINGERPRINTS]],
+            "selection_auroc": ridge_validation,
+            "blend_weight_on_kernel_ridge": blend_weight,
+            "blend_selection_auroc": blend_validation,
+            "blend_weights": list(BLEND_WEIGHTS),
+        },
         "ensemble": {"model": name, "weight_chosen_on_validation_drugs": weight, "weights": list(ENSEMBLE_WEIGHTS)},
         "validation_auroc": validation_auroc,
         "n_validation_drugs": int(len(validation_tasks)),
@@ -287,7 +345,15 @@ def unseen_drug_rows(result: dict[str, Any], name: str) -> tuple[list[dict], lis
     comparisons = [
         {"setting": setting, "metric": "auroc", "model": model, "peer": "general_sensitivity"}
         | paired_difference(values[model], values["general_sensitivity"])
-        for model in (name, "similar_drugs", "lightgbm", "residual_knn", f"{name}+residual_knn")
+        for model in (
+            name,
+            "similar_drugs",
+            "lightgbm",
+            "residual_knn",
+            f"{name}+residual_knn",
+            "kernel_ridge",
+            "kernel_ridge+residual_knn",
+        )
         if model in values
     ]
     if "lightgbm" in values:
