@@ -16,8 +16,10 @@ Two parts, each with its peers trained and scored in the same run (rows of :mod:
   checkpoint zero-shot, the no-model baseline (cell lines ranked by their mean z-scored ln IC50 over the
   training drugs), a second no-model baseline from the drugs most similar to the held-out one
   (:func:`~.baselines.similar_drug_scores`, neighbours and weighting chosen on the validation drugs) and LightGBM
-  on drug fingerprints + cell features + that similar-drug score (:func:`~.baselines.unseen_drug_lightgbm`);
-  CIs by bootstrap over drugs.
+  on drug fingerprints + cell features + that similar-drug score (:func:`~.baselines.unseen_drug_lightgbm`),
+  ``residual_knn`` and ``kernel_ridge`` (general sensitivity + the drug-specific profile predicted from
+  fingerprint kernels, :mod:`~.profile_ridge`; chosen on the validation drugs + a drug-wise CV of the training
+  drugs) alone and blended; CIs by bootstrap over drugs.
 
 ``quick`` runs one file, ``k = 3``, three seeds and no unseen-drug part: what CI can afford (see
 :data:`QUICK`).
