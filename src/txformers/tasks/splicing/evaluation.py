@@ -41,7 +41,9 @@ def _splits(data: Path, crop: int) -> dict[str, dict[str, np.ndarray]]:
         builder = SpliceSitesBuilder(data_dir=str(data), crop=crop, validation_fraction=0.05, seed=0, cache_dir=cache)
         builder.download_and_prepare()
         splits = builder.as_dataset()
-        names = splits["train"].features["site_type"].names
+        if "test" not in splits:
+            raise ValueError(f"{data} holds no Test/ windows to score")
+        names = splits["test"].features["site_type"].names
         out = {}
         for name, split in splits.items():
             out[name] = {
@@ -49,6 +51,8 @@ def _splits(data: Path, crop: int) -> dict[str, dict[str, np.ndarray]]:
                 "label": np.array(split["label"]),
                 "site_type": np.array([names[i] for i in split["site_type"]]),
             }
+    if "train" not in out:  # a Test-only folder (another species kept aside): only Test
+        return {"test": out["test"]}
     train = {key: np.concatenate([out["train"][key], out["validation"][key]]) for key in out["train"]}
     return {"train": train, "test": out["test"]}
 
@@ -58,8 +62,8 @@ def _subsample(split: dict[str, np.ndarray], per_type: int, seed: int) -> dict[s
     rows = np.sort(
         np.concatenate(
             [
-                rng.choice(np.flatnonzero(split["site_type"] == site), per_type, replace=False)
-                for site in np.unique(split["site_type"])
+                rng.choice(rows, min(per_type, len(rows)), replace=False)
+                for rows in (np.flatnonzero(split["site_type"] == site) for site in np.unique(split["site_type"]))
             ]
         )
     )
@@ -135,6 +139,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
         raise FileNotFoundError(f"splice-site windows folder {data} is missing")
     start = time.perf_counter()
     splits = _splits(data, int(config.get("window_size", 120)))
+    # a Test-only folder (another species kept aside): the baselines and the twin train on the human Train
+    # windows the checkpoint was trained on, so every row is the same cross-species transfer
+    train_data = data if "train" in splits else default_data()
+    if train_data != data:
+        splits["train"] = _splits(train_data, int(config.get("window_size", 120)))["train"]
     train, test = splits["train"], splits["test"]
     if quick:
         train, test = _subsample(train, QUICK_TRAIN, 0), _subsample(test, QUICK_TEST, 0)
@@ -148,13 +157,13 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | Path | None = None, 
     recipe = None if quick else window_recipe()
     if recipe:  # the twin: the recipe from random weights, trained now
         with twin_workdir(checkpoint) as workdir:
-            twin = train_random_twin(recipe, WINDOW_MODULE, data, workdir)
+            twin = train_random_twin(recipe, WINDOW_MODULE, train_data, workdir)
             rows += _rows("random_init_twin", _model_probabilities(twin, test["sequence"]), test, n_bootstrap)
     return make_results(
         checkpoint,
         data,
         "Test windows of the folder (quick: 400 per site type, seed 0); logistic regression and LightGBM trained on "
-        "Train",
+        + ("Train" if train_data == data else f"the Train windows of {train_data} (the folder has no Train/)"),
         [0],
         None,
         rows,

@@ -346,6 +346,14 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     context = int(config.get("window_size", 120))
     with tempfile.TemporaryDirectory() as cache:
         splits = load_windows(str(data), 0.1, cache_dir=cache)
+    if "test" not in splits:
+        raise ValueError(f"{data} holds no Test/ windows to score")
+    # a Test-only folder (another species kept aside): the baselines and the twin train on the human Train
+    # windows the checkpoint was trained on, so every row is the same cross-species transfer
+    train_data = data if "train" in splits else default_data("SpliceBertForTokenClassification")
+    if train_data != data:
+        with tempfile.TemporaryDirectory() as cache:
+            splits["train"] = load_windows(str(train_data), 0.1, cache_dir=cache)["train"]
     train, test = splits["train"], splits["test"]
     if quick:
         train = {k: v[stratified_draw(train["site_type"], NT_QUICK_TRAIN)] for k, v in train.items()}
@@ -361,7 +369,7 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     recipe = None if quick else nt_recipe(checkpoint)
     if recipe:  # the twin: the checkpoint's recipe from random weights, trained now
         with twin_workdir(checkpoint) as workdir:
-            twin = train_random_twin(recipe, NT_MODULE, data, workdir)
+            twin = train_random_twin(recipe, NT_MODULE, train_data, workdir)
             scores["random_init_twin"] = _nt_centre_scores(twin, test, context)
     rows = []
     for site in ("donor", "acceptor"):
@@ -374,7 +382,11 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
         checkpoint,
         data,
         f"Test windows' centres (quick: {NT_QUICK_TEST} per site type, seed 0); logistic regression and LightGBM "
-        "trained on Train (validation fraction 0.1 cut off, as in finetune_splice_nt)",
+        + (
+            "trained on Train (validation fraction 0.1 cut off, as in finetune_splice_nt)"
+            if train_data == data
+            else f"trained on the Train windows of {train_data} (the folder has no Train/: cross-species)"
+        ),
         [0],
         None,
         rows,
