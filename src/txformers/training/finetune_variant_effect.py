@@ -49,15 +49,7 @@ def _features(name, model, tokenizer, rows, work: Path) -> np.ndarray:
 
 
 def _fit_score(model, x, rows, train, test, config, seeds=(0, 1, 2)):
-    y = np.array([r["label"] for r in rows])
-    ratios = vm.ratio_targets(rows)
-    model.config.ratio_loss_weight = config["ratio_loss_weight"]
-    model.config.esm_pos_weight = float((y[train] == 0).sum() / max((y[train] == 1).sum(), 1))
-    scores = []
-    for seed in seeds:
-        vm.train_head(model, x[train], y[train], ratios[train], config["epochs"], 1e-3, config["weight_decay"], seed)
-        scores.append(vm.head_scores(model, x[test]))
-    return np.mean(scores, axis=0)
+    return vm.fit_head_scores(model, x, rows, train, test, config, seeds)
 
 
 LABELS = {

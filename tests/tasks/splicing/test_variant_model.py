@@ -38,3 +38,23 @@ def test_hexamer_scores_learn_from_training_rows_and_hand_features_use_them():
     column = vm.HAND_FEATURES.index("hexamer_destroy")
     assert x[0, column] < x[-1, column]
     assert x[0, vm.HAND_FEATURES.index("dist_acceptor")] == 6
+
+
+def test_fit_head_scores_learns_the_label_from_cached_features_and_never_sees_the_test_labels(tiny_splicebert_config):
+    from txformers.models.splicebert import SpliceBertForVariantEffect
+
+    model = SpliceBertForVariantEffect(tiny_splicebert_config)
+    width = model.variant_head[0].normalized_shape[0]
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    features = rng.normal(size=(200, width)).astype(np.float32)
+    features[:, :20] += 2.0 * labels[:, None]  # twenty features carry the label
+    rows = [{"label": int(y), "log2_vivo_ratio": np.nan, "log2_vitro_ratio": np.nan} for y in labels]
+    train, test = np.arange(150), np.arange(150, 200)
+    config = {"ratio_loss_weight": 0.0, "weight_decay": 0.01, "epochs": 60}
+    scores = vm.fit_head_scores(model, features, rows, train, test, config, seeds=(0, 1))
+    assert scores.shape == (50,)
+    assert vm.metrics_with_ci(scores, labels[test], n_boot=1)["auroc"] > 0.9
+    flipped = [dict(r, label=1 - r["label"]) if i >= 150 else r for i, r in enumerate(rows)]  # test labels only
+    again = vm.fit_head_scores(model, features, flipped, train, test, config, seeds=(0, 1))
+    np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-6)

@@ -408,6 +408,32 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- variant effect
+def _variant_head_rows(checkpoint, recorded, dev, test, truth, quick, n_bootstrap, setting) -> list[dict]:
+    """The checkpoint's own head alone (the pretrained encoder) and, in full mode, its random-init twin: the same
+    head on a random-init encoder (seed 0), fitted now on the training folds with the recipe's chosen setting."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from ...models.splicebert import SpliceBertForVariantEffect
+    from . import variant_model as vm
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    own = SpliceBertForVariantEffect.from_pretrained(checkpoint).eval()
+    rows = binary_rows(
+        "splicebert_variant_head", truth, vm.score_pairs(own, tokenizer, test), n_bootstrap, setting=setting
+    )
+    chosen = recorded.get("selection", {}).get("splicebert_random_init_chosen")
+    if quick or not chosen:
+        return rows
+    torch.manual_seed(0)
+    twin = SpliceBertForVariantEffect(own.config)
+    pairs = list(dev) + list(test)
+    features = vm.pair_features(twin, tokenizer, pairs)
+    train, held = np.arange(len(dev)), np.arange(len(dev), len(pairs))
+    logits = vm.fit_head_scores(twin, features, pairs, train, held, chosen)
+    return rows + binary_rows("random_init_twin", truth, 1 / (1 + np.exp(-logits)), n_bootstrap, setting=setting)
+
+
 def evaluate_variant_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     from ...datasets.mapsy_pairs import read_pairs
     from . import variant_model as vm
@@ -431,6 +457,7 @@ def evaluate_variant_checkpoint(checkpoint: Path, data: Path, quick: bool) -> di
         "stacked_lightgbm", truth, score_pairs_stacked(checkpoint, test), n_bootstrap, setting=setting
     )
     results += binary_rows("lightgbm_hand_features", truth, vm.gbm_scores(dev, test), n_bootstrap, setting=setting)
+    results += _variant_head_rows(checkpoint, recorded, dev, test, truth, quick, n_bootstrap, setting)
     if not quick:
         for peer in ("spliceai_max_delta", "mmsplice_neg_delta_logit_psi"):
             entry = recorded.get("test", {}).get(peer)
@@ -456,6 +483,9 @@ def evaluate_variant_checkpoint(checkpoint: Path, data: Path, quick: bool) -> di
         notes=[
             "CIs: bootstrap over pairs. SpliceAI (CC BY-NC, benchmark only) and MMSplice are read from "
             "results/splicebert/variant_effect_mapsy.json, not re-run.",
+            "splicebert_variant_head: this checkpoint's head alone (pretrained encoder, frozen). random_init_twin "
+            "(full mode): the same head on a random-init encoder (seed 0), fitted in this run on the other folds "
+            "with the recipe's chosen setting, 3 seeds averaged.",
         ],
         verdicts=verdicts,
         seconds=round(time.perf_counter() - start, 1),

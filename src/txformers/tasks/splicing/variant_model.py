@@ -108,6 +108,22 @@ def train_head(model, features, labels, ratios, epochs=30, lr=1e-3, weight_decay
     return model
 
 
+def fit_head_scores(model, features, rows: Sequence[dict], train, test, config: dict, seeds=(0, 1, 2)) -> np.ndarray:
+    """The head fitted on rows ``train`` of the cached ``features`` (``config``: ratio_loss_weight, weight_decay,
+    epochs; ESM weighted by the training rows' imbalance), its ESM logits on rows ``test``, mean over ``seeds``."""
+    y = np.array([r["label"] for r in rows])
+    ratios = ratio_targets(rows)
+    model.config.ratio_loss_weight = config["ratio_loss_weight"]
+    model.config.esm_pos_weight = float((y[train] == 0).sum() / max((y[train] == 1).sum(), 1))
+    scores = []
+    for seed in seeds:
+        train_head(
+            model, features[train], y[train], ratios[train], config["epochs"], 1e-3, config["weight_decay"], seed
+        )
+        scores.append(head_scores(model, features[test]))
+    return np.mean(scores, axis=0)
+
+
 @torch.no_grad()
 def head_scores(model, features) -> np.ndarray:
     """ESM logits of the head on cached pair features."""
@@ -222,6 +238,7 @@ def gbm_scores(train_rows, test_rows, seed: int = 0, **params) -> np.ndarray:
 
 __all__ = [
     "HAND_FEATURES",
+    "fit_head_scores",
     "gbm_scores",
     "grouped_folds",
     "hand_features",
