@@ -46,7 +46,21 @@ def test_export_then_compare_on_the_same_real_windows(tmp_path):
     assert peer["off_target_calls"] == 0 and peer["annotated_sites_called"] == 5 and peer["nucleotides"] == 3010
     cnn = result["off_target"]["cnn"]
     assert cnn["0.1"]["off_target_calls"] >= cnn["0.5"]["off_target_calls"]
+    assert cnn["matched_to_spliceai_0.5"]["annotated_sites_called"] == 5  # as many as the peer calls
     assert json.loads(out.read_text())["windows"] == 5
     np.savez(tmp_path / "other.npz", id=windows["id"][::-1], probabilities=perfect)
     with pytest.raises(SystemExit, match="other windows"):
         nt_offtarget.main(["compare", *common, "--out", str(out), "--spliceai", str(tmp_path / "other.npz")])
+
+
+def test_matched_threshold_calls_as_many_annotated_sites_as_asked():
+    windows = {"site_type": np.array(["donor", "acceptor", "donor", "acceptor"]), "is_site": np.ones(4, bool)}
+    probabilities = []
+    for site, p in zip(windows["site_type"], (0.9, 0.6, 0.3, 0.1)):
+        probs = np.zeros((602, 3))
+        probs[:, 0] = 1
+        probs[nt.SITE_INDEX[site], nt.NT_LABEL2ID[site]] = p
+        probabilities.append(probs)
+    for hits in range(5):
+        threshold = nt_offtarget.matched_threshold(probabilities, windows, hits)
+        assert nt.off_target_calls(probabilities, windows, threshold)["annotated_sites_called"] == hits

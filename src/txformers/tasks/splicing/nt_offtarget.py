@@ -81,10 +81,32 @@ def compare(windows: dict, models: dict[str, str], spliceai: str | None, thresho
         probabilities["spliceai"] = list(data["probabilities"])
     for name, path in models.items():
         probabilities[name] = model_probabilities(path, windows["sequence"], threads)
-    return {
+    result = {
         name: {str(t): nt.off_target_calls(p, windows, threshold=t) for t in thresholds}
         for name, p in probabilities.items()
     }
+    if "spliceai" in probabilities:  # at equal sensitivity: as many annotated sites called as SpliceAI at 0.5
+        hits = nt.off_target_calls(probabilities["spliceai"], windows, threshold=0.5)["annotated_sites_called"]
+        for name, p in probabilities.items():
+            threshold = matched_threshold(p, windows, hits)
+            result[name]["matched_to_spliceai_0.5"] = nt.off_target_calls(p, windows, threshold=threshold)
+    return result
+
+
+def matched_threshold(probabilities, windows: dict, hits: int) -> float:
+    """The threshold at which a model calls ``hits`` of the annotated sites (its ``hits``-th highest annotated-site
+    probability is the last one above it): off-target calls compared at equal sensitivity."""
+    site = np.array(
+        [
+            p[nt.SITE_INDEX[s], nt.NT_LABEL2ID[s]]
+            for p, s, real in zip(probabilities, windows["site_type"], windows["is_site"])
+            if real
+        ]
+    )
+    ranked = np.sort(site)[::-1]
+    if hits <= 0:
+        return float(ranked[0])
+    return float(ranked[hits]) if hits < len(ranked) else float(np.nextafter(ranked[-1], -np.inf))
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -115,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     for name, by_threshold in result["off_target"].items():
         for t, m in by_threshold.items():
             print(
-                f"{name} (>{t}): {m['off_target_per_kb']:.2f} off-target calls/kb, "
+                f"{name} (>{m['threshold']:.4g}{', matched to SpliceAI' if t.startswith('matched') else ''}): "
+                f"{m['off_target_per_kb']:.2f} off-target calls/kb, "
                 f"annotated sites called {m['annotated_sites_called']}/{m['windows']}"
             )
     return result
