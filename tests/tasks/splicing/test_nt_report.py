@@ -35,6 +35,7 @@ def _ablation_run(folder, model, init, fraction, seed, auroc):
     _run(folder, model, auroc)
     results = json.loads((folder / "results.json").read_text())
     results["args"].update(init=init, label_fraction=fraction, seed=seed)
+    results["command"] += f" --init {init} --label-fraction {fraction} --seed {seed} --output-dir {folder}"
     (folder / "results.json").write_text(json.dumps(results))
 
 
@@ -50,6 +51,7 @@ def test_label_fraction_table_groups_seeds_and_readme_verdict(tmp_path):
     assert by_model["splicebert-pretrained"]["seeds"] == [0, 1]
     assert abs(by_model["splicebert-random"]["test_donor_auroc"]["mean"] - 0.82) < 1e-9
     assert "| 0.01 | splicebert-pretrained | 2 | 10 | 0.9100 +- 0.0141 |" in nt_report.label_fraction_markdown(table)
+    assert table["protocol"] == "python -m x"  # the shared recipe, without seed / fraction / init / output
     # the README says whether the targets are met and the baselines beaten, from the numbers
     _run(tmp_path / "cnn", "cnn", 0.983)
     _run(tmp_path / "good", "splicebert", 0.99)

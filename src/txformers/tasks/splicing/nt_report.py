@@ -110,7 +110,19 @@ def label_fraction_table(rows: list[dict]) -> dict:
                 "values": values.tolist(),
             }
         table.append(entry)
-    return {"rows": table}
+    bert = [r for r in rows if r["model"] == "splicebert"]
+    protocol = None
+    if bert:  # one SpliceBERT run's command without what varies (seed, fraction, init, output folder)
+        words, kept, skip = bert[0]["command"].split(), [], False
+        for word in words:
+            if skip:
+                skip = False
+            elif word in ("--seed", "--label-fraction", "--init", "--output-dir"):
+                skip = True
+            else:
+                kept.append(word)
+        protocol = " ".join(kept)
+    return {"rows": table, "protocol": protocol}
 
 
 def label_fraction_markdown(table: dict) -> str:
@@ -189,6 +201,11 @@ def readme(row: dict, rows: list[dict], name: str, fractions: dict | None = None
         "\n## Pretrained vs random initialisation (label fractions)\n\n"
         + label_fraction_markdown(fractions)
         + "\n![Test AUROC against the label fraction](label_fraction.png)\n"
+        + (
+            f"\nSpliceBERT runs: `{fractions['protocol']} --init pretrained|random --label-fraction F --seed S`.\n"
+            if fractions.get("protocol")
+            else ""
+        )
         + "\nEach cell: Test AUROC over seeds (label fraction of the Train windows, the same subset for every "
         "model of a seed); see results/splicebert/splice_sites_nt.json for the commands.\n"
         if fractions and fractions["rows"]
