@@ -62,3 +62,16 @@ def test_label_fraction_table_groups_seeds_and_readme_verdict(tmp_path):
     assert weak.startswith("**Not yet") and "not above the best baseline (cnn, 0.9830)" in weak
     text = nt_report.readme(rows[1], rows, "m", table)
     assert "Pretrained vs random initialisation" in text and "splicebert-random" in text
+
+
+def test_peer_off_target_sentence_reads_the_compare_results(tmp_path):
+    def calls(per_kb, hits, threshold=0.5):
+        return {"off_target_per_kb": per_kb, "annotated_sites_called": hits, "threshold": threshold}
+
+    path = tmp_path / "off.json"
+    ours = {"0.5": calls(15.8, 33), "matched_to_spliceai_0.5": calls(3.4, 20, 0.93)}
+    path.write_text(json.dumps({"windows": 40, "off_target": {"spliceai": {"0.5": calls(1.9, 20)}, "ours": ours}}))
+    sentence = nt_report.peer_off_target("ours", path)
+    assert "15.8 off-target calls per kb" in sentence and "33/40" in sentence
+    assert "threshold 0.930, 20/40 sites called) 3.4 per kb against SpliceAI's 1.9" in sentence
+    assert nt_report.peer_off_target("absent", path) == "" and nt_report.peer_off_target("ours", tmp_path / "no") == ""

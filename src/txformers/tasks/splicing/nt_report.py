@@ -34,6 +34,7 @@ _KEYS = (
     "batch_size",
     "candidate_weight",
 )
+OFF_TARGET = Path("results/splicebert/splice_sites_nt_offtarget.json")  # nt_offtarget compare, with SpliceAI
 TARGET = {"donor": 0.985, "acceptor": 0.979}  # SpliceAI 1.3.1 on these Test windows (issue 13)
 
 
@@ -188,6 +189,29 @@ def verdict(row: dict, rows: list[dict]) -> str:
     return head + " (SpliceAI 1.3.1 on the same windows: donor AUROC 0.985, acceptor 0.979): " + "; ".join(parts) + "."
 
 
+def peer_off_target(run: str, path: str | Path = OFF_TARGET) -> str:
+    """A sentence comparing ``run``'s off-target calls with SpliceAI's on the same real windows, from the results
+    of ``python -m txformers.tasks.splicing.nt_offtarget compare`` (empty when ``run`` is not in them)."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    result = json.loads(path.read_text())
+    ours, peer = result["off_target"].get(run), result["off_target"].get("spliceai")
+    if not ours or not peer or "matched_to_spliceai_0.5" not in ours:
+        return ""
+    n = result["windows"]
+    matched = ours["matched_to_spliceai_0.5"]
+    return (
+        f"On {n} of these windows also scored by SpliceAI 1.3.1 (`{path.as_posix()}`): at 0.5 this model makes "
+        f"{ours['0.5']['off_target_per_kb']:.1f} off-target calls per kb and calls "
+        f"{ours['0.5']['annotated_sites_called']}/{n} annotated sites, "
+        f"SpliceAI {peer['0.5']['off_target_per_kb']:.1f} per kb and "
+        f"{peer['0.5']['annotated_sites_called']}/{n}; at equal sensitivity (threshold {matched['threshold']:.3f}, "
+        f"{matched['annotated_sites_called']}/{n} sites called) {matched['off_target_per_kb']:.1f} per kb "
+        f"against SpliceAI's {peer['0.5']['off_target_per_kb']:.1f}.\n"
+    )
+
+
 def readme(row: dict, rows: list[dict], name: str, fractions: dict | None = None) -> str:
     """The bundled checkpoint's README (a card template can replace it later)."""
     kernel = row.get("conv_kernel") or 0
@@ -242,6 +266,7 @@ trained on the same windows in the same recipe (`python -m txformers.training.fi
 Off-target: calls with probability > 0.5 away from the annotated site in
 {row["off_target"]["windows"]} real Test windows ({row["off_target"]["nucleotides"]} nt), per kb.
 
+{peer_off_target(row["run"])}
 {verdict(row, rows)} Trained on a shared 2-core CPU ({row["seconds_per_step"]:.2f} s per step); see
 results/splicebert/splice_sites_nt.json.
 {ablation}
