@@ -121,19 +121,8 @@ def _stack_scores(rows, blocks, extra, train, score, params, head=None, objectiv
 
 
 def logistic_scores(rows, train, score) -> np.ndarray:
-    """Logistic regression on the hand features (median-imputed, standardised; hexamer tables from ``train``)."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    tables = vm.hexamer_scores([rows[i] for i in train])
-    x_train = vm.hand_features([rows[i] for i in train], tables)
-    x_score = vm.hand_features([rows[i] for i in score], tables)
-    finite = np.isfinite(x_train).any(axis=0)  # a column absent from every training row is dropped
-    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    model.fit(x_train[:, finite], np.array([rows[i]["label"] for i in train]))
-    return model.predict_proba(np.where(np.isinf(x_score), np.nan, x_score)[:, finite])[:, 1]
+    """Logistic regression on the hand features of rows ``train``, scored on rows ``score``."""
+    return vm.logistic_scores([rows[i] for i in train], [rows[i] for i in score])
 
 
 def main(argv=None) -> dict:

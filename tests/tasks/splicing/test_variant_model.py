@@ -58,3 +58,12 @@ def test_fit_head_scores_learns_the_label_from_cached_features_and_never_sees_th
     flipped = [dict(r, label=1 - r["label"]) if i >= 150 else r for i, r in enumerate(rows)]  # test labels only
     again = vm.fit_head_scores(model, features, flipped, train, test, config, seeds=(0, 1))
     np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-6)
+
+
+def test_hand_feature_baselines_learn_which_position_disrupts_and_use_training_rows_only():
+    train = [_row(10, "G", "A", -3.0)] * 20 + [_row(15, "C", "A", 1.0)] * 20  # position 10 disrupts
+    test = [_row(10, "G", "A", -3.0), _row(15, "C", "A", 1.0)]
+    for scores in (vm.logistic_scores(train, test), vm.gbm_scores(train, test, min_child_samples=2)):
+        assert scores.shape == (2,) and scores[0] > scores[1]
+    flipped = [dict(r, label=1 - r["label"]) for r in test]  # the test rows' labels are never read
+    np.testing.assert_allclose(vm.logistic_scores(train, flipped), vm.logistic_scores(train, test))

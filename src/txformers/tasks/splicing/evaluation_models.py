@@ -457,6 +457,8 @@ def evaluate_variant_checkpoint(checkpoint: Path, data: Path, quick: bool) -> di
         "stacked_lightgbm", truth, score_pairs_stacked(checkpoint, test), n_bootstrap, setting=setting
     )
     results += binary_rows("lightgbm_hand_features", truth, vm.gbm_scores(dev, test), n_bootstrap, setting=setting)
+    logistic = vm.logistic_scores(dev, test)
+    results += binary_rows("logistic_regression_hand_features", truth, logistic, n_bootstrap, setting=setting)
     results += _variant_head_rows(checkpoint, recorded, dev, test, truth, quick, n_bootstrap, setting)
     if not quick:
         for peer in ("spliceai_max_delta", "mmsplice_neg_delta_logit_psi"):

@@ -224,6 +224,22 @@ def hand_features(rows: Sequence[dict], tables: dict[str, dict[str, float]]) -> 
     return np.asarray(out, dtype=float)
 
 
+def logistic_scores(train_rows, test_rows) -> np.ndarray:
+    """Logistic regression on :func:`hand_features` (median-imputed, standardised; hexamer tables from ``train_rows``
+    only): ESM probability of ``test_rows``."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    tables = hexamer_scores(train_rows)
+    x_train, x_score = hand_features(train_rows, tables), hand_features(test_rows, tables)
+    finite = np.isfinite(x_train).any(axis=0)  # a column absent from every training row is dropped
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    model.fit(x_train[:, finite], np.array([r["label"] for r in train_rows]))
+    return model.predict_proba(np.where(np.isinf(x_score), np.nan, x_score)[:, finite])[:, 1]
+
+
 def gbm_scores(train_rows, test_rows, seed: int = 0, **params) -> np.ndarray:
     """LightGBM on :func:`hand_features` (hexamer tables from ``train_rows`` only): ESM probability of ``test_rows``."""
     import lightgbm
@@ -244,6 +260,7 @@ __all__ = [
     "hand_features",
     "head_scores",
     "hexamer_scores",
+    "logistic_scores",
     "metrics_with_ci",
     "pair_features",
     "ratio_targets",
