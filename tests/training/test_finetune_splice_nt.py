@@ -8,9 +8,10 @@ import pytest
 from txformers.training import finetune_splice_nt
 
 
-def _data(root, n=8):
-    rng = np.random.default_rng(0)
-    for split in ("Train", "Test"):
+def _data(root, n=8, splits=("Train", "Test"), seed=0):
+    """EnsembleSplice-layout windows (602 nt, GT/AG at 301-302) with a learnable rule next to the true sites."""
+    rng = np.random.default_rng(seed)
+    for split in splits:
         os.makedirs(root / split)
         for site, dinuc in (("Donor", "GT"), ("Acceptor", "AG")):
             for kind in ("Positive", "Negative"):

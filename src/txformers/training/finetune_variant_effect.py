@@ -48,10 +48,6 @@ def _features(name, model, tokenizer, rows, work: Path) -> np.ndarray:
     return x
 
 
-def _fit_score(model, x, rows, train, test, config, seeds=(0, 1, 2)):
-    return vm.fit_head_scores(model, x, rows, train, test, config, seeds)
-
-
 LABELS = {
     "splicebert_pretrained": "SpliceBertForVariantEffect (pretrained encoder, frozen; this model's recipe)",
     "bundled_model_seed0": "the bundled checkpoint (one head, seed 0)",
@@ -279,7 +275,9 @@ def main(argv=None) -> dict:
         # The random-init encoder gets the same head: the configuration chosen for the pretrained one.
         chosen = report["selection"].get("splicebert_pretrained_chosen")
         for config in configs if chosen is None else [chosen]:
-            scores = cv_scores(lambda tr, he, m=model, c=config, n=name: _fit_score(m, x[n], rows, tr, he, c, (0,)))
+            scores = cv_scores(
+                lambda tr, he, m=model, c=config, n=name: vm.fit_head_scores(m, x[n], rows, tr, he, c, (0,))
+            )
             ap = vm.metrics_with_ci(scores, y[dev], n_boot=1)["average_precision"]
             report["selection"].setdefault(name, []).append({**config, "cv_average_precision": ap})
             print(f"{name} {config}: CV AP {ap:.3f}", flush=True)
@@ -287,7 +285,7 @@ def main(argv=None) -> dict:
                 best = (ap, config, scores)
         cv_raw[name] = best[2]
         report["selection"][name + "_chosen"] = best[1]
-        test_raw[name] = _fit_score(model, x[name], rows, dev, test, best[1])
+        test_raw[name] = vm.fit_head_scores(model, x[name], rows, dev, test, best[1])
     if not cache.exists():
         pairs = [("cv", cv_raw), ("test", test_raw)]
         as_lists = {split: {k: v.tolist() for k, v in raw.items()} for split, raw in pairs}
@@ -332,7 +330,7 @@ def main(argv=None) -> dict:
         chosen = report["selection"]["splicebert_pretrained_chosen"]
         final = pretrained
         # The bundled head is the one the kept-aside numbers describe: trained on the dev folds only (seed 0).
-        bundled = _fit_score(final, x["splicebert_pretrained"], rows, dev, test, chosen, seeds=(0,))
+        bundled = vm.fit_head_scores(final, x["splicebert_pretrained"], rows, dev, test, chosen, seeds=(0,))
         report["test"]["bundled_model_seed0"] = vm.metrics_with_ci(bundled, y[test])
         final.config.architectures = ["SpliceBertForVariantEffect"]
         final.config.variant_training = {

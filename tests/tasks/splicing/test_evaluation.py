@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import requires_shared_data
+from tests.training.test_finetune_splice_nt import _data
 from txformers.tasks.splicing.evaluation import _rows, _subsample, evaluate_checkpoint
 
 
@@ -143,31 +144,14 @@ def test_quick_evaluation_of_the_other_bundled_splicebert_checkpoints(name):
         assert value[(name, "accuracy")] > value[("random_init_twin", "accuracy")]
 
 
-def _species(root, splits=("Train", "Test"), n=30, seed=0):
-    """EnsembleSplice-layout windows (602 nt, GT/AG at 301-302) with a learnable rule next to the true sites."""
-    rng = np.random.default_rng(seed)
-    for split_name in splits:
-        (root / split_name).mkdir(parents=True)
-        for site, dinuc in (("Donor", "GT"), ("Acceptor", "AG")):
-            for kind in ("Positive", "Negative"):
-                with open(root / split_name / f"{site}_{split_name}_{kind}.txt", "w") as handle:
-                    for i in range(n):
-                        left = "".join(rng.choice(list("ACGT"), 300))
-                        right = "".join(rng.choice(list("ACGT"), 300))
-                        if kind == "Positive":
-                            left = left[:-3] + ("CAG" if site == "Donor" else "TTC")
-                        handle.write(f"> seq {i}\n{left}{dinuc}{right}\n")
-    return root
-
-
 @pytest.mark.parametrize("name", ["splicebert-small-splice-sites", "splicebert-small-splice-sites-nt"])
 def test_a_test_only_species_folder_is_scored_with_baselines_trained_on_the_human_train(tmp_path, monkeypatch, name):
     """Another species kept aside has Test/ only: the model is scored there, its baselines train on human Train."""
     from txformers.hub import CHECKPOINTS
     from txformers.tasks.splicing import evaluation, evaluation_models
 
-    human = _species(tmp_path / "homo_sapiens")
-    other = _species(tmp_path / "other_species", splits=("Test",), seed=1)
+    human = _data(tmp_path / "homo_sapiens", n=30)
+    other = _data(tmp_path / "other_species", n=30, splits=("Test",), seed=1)
     monkeypatch.setattr(evaluation, "default_data", lambda: human)
     monkeypatch.setattr(evaluation_models, "default_data", lambda architecture: human)
     result = evaluate_checkpoint(CHECKPOINTS / name, data=other, quick=True)
@@ -176,4 +160,6 @@ def test_a_test_only_species_folder_is_scored_with_baselines_trained_on_the_huma
     assert {name, "logistic_regression_onehot_60nt", "lightgbm_onehot_60nt"} <= models
     assert all(row["n"] == 60 for row in result["rows"])  # the other species' 2 x 30 Test windows per site type
     with pytest.raises(ValueError, match="no Test"):
-        evaluate_checkpoint(CHECKPOINTS / name, data=_species(tmp_path / "train_only", splits=("Train",)), quick=True)
+        evaluate_checkpoint(
+            CHECKPOINTS / name, data=_data(tmp_path / "train_only", n=30, splits=("Train",)), quick=True
+        )
