@@ -10,7 +10,9 @@ with ``OMP_NUM_THREADS`` = ``--threads`` (default 2) on both sides; its peak mem
 (``os.wait4``):
 
 * (a) ``txformers splice predict`` with the per-nucleotide model (``checkpoints/splicebert-small-splice-sites-nt``)
-  on ``--length`` nt and on ``--short-length`` nt (the memory-flatness check: peak RSS 1 Mb / 100 kb);
+  on ``--length`` nt and on ``--short-length`` nt (the memory-flatness check: peak RSS 1 Mb / 100 kb), at
+  ``--precision`` (default ``auto``: bfloat16 on a CPU with AMX or AVX512-BF16), and again in float32 on
+  ``--short-length`` nt (what the precision buys);
 * (b) the same command with today's window classifier (``checkpoints/splicebert-small-splice-sites``, one
   120-nt window per GT/AG candidate) on ``--window-length`` nt (1 Mb took 6 min 24 s when the issue was filed);
 * (c) SpliceAI 1.3.1 from the peers venv (``--peers-venv``; benchmark use only, its weights are CC BY-NC) on
@@ -121,12 +123,14 @@ def run_child(command: list[str], env: dict, log: Path) -> dict:
     }
 
 
-def splice_predict(fasta: Path, model: str, out: Path, env: dict) -> dict:
+def splice_predict(fasta: Path, model: str, out: Path, env: dict, precision: str) -> dict:
     command = [sys.executable, "-m", "txformers.cli", "splice", "predict", str(fasta), "--model", model]
-    command += ["--out", str(out), "--device", "cpu", "--overwrite"]
+    command += ["--out", str(out), "--device", "cpu", "--precision", precision, "--overwrite"]
     result = run_child(command, env, out.with_suffix(".log"))
     summary = next((line for line in result.pop("stdout").splitlines() if " GT/AG candidates" in line), "")
-    return {**result, "summary": summary.strip()}
+    with open(out.with_suffix(".tsv")) as table:  # "(120-nt windows, bfloat16)": the precision auto chose
+        header = table.readline()
+    return {**result, "summary": summary.strip(), "precision": header.rsplit(", ", 1)[-1].rstrip(")\n")}
 
 
 def main() -> None:
@@ -143,6 +147,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=None, help="keep inputs and outputs here (default: a temp folder)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--precision", default="auto", help="splice predict --precision of the main runs (default: auto)"
+    )
     args = parser.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_splice_predict_"))
@@ -158,14 +165,15 @@ def main() -> None:
 
     runs: dict[str, dict] = {}
 
-    def cli(label: str, model: str, length: int) -> dict:
-        result = splice_predict(fastas[length], model, work / f"{label}_{length}", env)
+    def cli(label: str, model: str, length: int, precision: str = args.precision) -> dict:
+        result = splice_predict(fastas[length], model, work / f"{label}_{length}", env, precision)
         result["nt"] = length
         result["nt_per_s"] = length / result["seconds"]
         runs[f"{label}_{length}"] = result
         print(
             f"{label:>6} {length:>9,} nt: {result['seconds']:7.1f} s, {result['nt_per_s']:8.0f} nt/s end to end, "
-            f"peak RSS {result['peak_rss_mb']:6.0f} MB, {result['cpu_seconds']:.0f} CPU s  [{result['summary']}]",
+            f"peak RSS {result['peak_rss_mb']:6.0f} MB, {result['cpu_seconds']:.0f} CPU s, {result['precision']}  "
+            f"[{result['summary']}]",
             flush=True,
         )
         return result
@@ -183,15 +191,22 @@ def main() -> None:
     nt_long = cli("nt", args.nt_model, args.length)
     nt_short = cli("nt", args.nt_model, args.short_length)
     window = cli("window", args.window_model, args.window_length)
-    nt_net, nt_short_net, window_net = (
+    # the per-nucleotide model in float32 too, to show what the precision buys
+    cli("nt_float32", args.nt_model, args.startup_length, "float32")
+    cli("nt_float32", args.nt_model, args.short_length, "float32")
+    nt_net, nt_short_net, window_net, float32_net = (
         net("nt", args.length),
         net("nt", args.short_length),
         net("window", args.window_length),
+        net("nt_float32", args.short_length),
     )
     figures = {
         "nt_model_nt_per_s": nt_long["nt_per_s"],
         "nt_model_net_nt_per_s": nt_net,
         "nt_model_short_net_nt_per_s": nt_short_net,
+        "nt_model_precision": nt_long["precision"],
+        "nt_model_float32_short_net_nt_per_s": float32_net,
+        "ratio_precision_over_float32_net": nt_short_net / float32_net,
         "window_classifier_nt_per_s": window["nt_per_s"],
         "window_classifier_net_nt_per_s": window_net,
         "peak_rss_mb_long": nt_long["peak_rss_mb"],
@@ -213,6 +228,10 @@ def main() -> None:
         f"net of startup: nt model {figures['nt_model_net_nt_per_s']:.0f} nt/s ({args.length:,} nt), "
         f"{figures['nt_model_short_net_nt_per_s']:.0f} nt/s ({args.short_length:,} nt); "
         f"window classifier {figures['window_classifier_net_nt_per_s']:.0f} nt/s ({args.window_length:,} nt)"
+    )
+    print(
+        f"nt model {nt_long['precision']} / float32 ({args.short_length:,} nt, net of startup): "
+        f"{figures['ratio_precision_over_float32_net']:.2f}x ({nt_short_net:.0f} vs {float32_net:.0f} nt/s)"
     )
     print(
         f"peak RSS {args.length:,} vs {args.short_length:,} nt (nt model): {nt_long['peak_rss_mb']:.0f} vs "

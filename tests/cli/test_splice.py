@@ -123,6 +123,8 @@ def test_predict_writes_tsv_bed_and_tracks(tmp_path, classifier):
         2,
         "--batch-size",
         5,
+        "--precision",
+        "float32",  # compared with the model's float32 probabilities below
     )
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -22,6 +22,19 @@ def device(name: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def precision(name: str, run_device: str) -> str:
+    """``float32`` or ``bfloat16``: ``name`` when not ``auto``, else ``bfloat16`` where the hardware computes
+    it natively (a CUDA GPU with bf16, a CPU with AMX or AVX512-BF16), else ``float32``."""
+    import torch
+
+    if name != "auto":
+        return name
+    if str(run_device).startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    return "bfloat16" if str(run_device) == "cpu" and native else "float32"
+
+
 # The tokenizers are used from Python too, so their errors name keyword arguments; a command says its flags.
 PYTHON_SCALED_HINT = "Use mode='panel' for scaled data, or pass raw counts (e.g. layer='counts')."
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..io import atomic_path, atomic_write_text, output_file
 from ..tasks.splicing.sites import CONVENTION
 from ._checks import NON_FINITE, check_finite, non_finite_rows
-from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device
+from ._common import CHECKPOINTS, DEFAULT_SPLICEBERT, UserError, check_outputs, device, precision
 
 DEFAULT_SPLICE_SITE_MODEL = CHECKPOINTS / "splicebert-small-splice-sites"
 
@@ -105,6 +105,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if window < 2 or (limit and window + 2 > limit):
         raise UserError(f"window size {window} does not fit {model_dir} (2 to {(limit or 2) - 2} nt)")
 
+    import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification
 
@@ -114,6 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..tokenizers import NucleotideTokenizer
 
     run_device = device(args.device)
+    dtype = precision(args.precision, run_device)
     # a per-nucleotide model (SpliceBertForTokenClassification, finetune_splice_nt) or a window classifier
     per_nucleotide = any("TokenClassification" in name for name in (getattr(config, "architectures", None) or []))
     if per_nucleotide:
@@ -128,7 +130,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if per_nucleotide:  # streamed: one sequence at a time, each read in bounded blocks
             tokenizer = NucleotideTokenizer()
             stream = (
-                predict_sequence(model, tokenizer, x, window, batch_size=args.batch_size, device=run_device)
+                predict_sequence(
+                    model, tokenizer, x, window, batch_size=args.batch_size, device=run_device, precision=dtype
+                )
                 for _, x in records
             )
         else:
@@ -142,19 +146,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
             stream = finder(x for _, x in records)
         results = tqdm(stream, total=len(records), desc="sequences", unit="seq", file=sys.stderr)
         rows, calls, to_plot, n_candidates = [], [], [], 0
-        for (name, _), result in zip(records, results):
-            probabilities = [result["donor_prob"], result["acceptor_prob"]]
-            check_finite(probabilities, f"splice-site probabilities of {name!r}", model_dir)  # item 11
-            n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
-            rows.extend(site_rows(name, result, all_positions=args.all_positions))
-            calls.extend(site_calls(name, result, args.threshold))
-            if name in plots:
-                to_plot.append((name, result))
+        autocast = torch.autocast(torch.device(run_device).type, torch.bfloat16, enabled=dtype == "bfloat16")
+        with autocast:  # the window classifier's pipeline runs its forward passes as the loop pulls results
+            for (name, _), result in zip(records, results):
+                probabilities = [result["donor_prob"], result["acceptor_prob"]]
+                check_finite(probabilities, f"splice-site probabilities of {name!r}", model_dir)  # item 11
+                n_candidates += len(result["donor_positions"]) + len(result["acceptor_positions"])
+                rows.extend(site_rows(name, result, all_positions=args.all_positions))
+                calls.extend(site_calls(name, result, args.threshold))
+                if name in plots:
+                    to_plot.append((name, result))
     except ValueError as error:
         raise UserError(str(error)) from None
 
     header = [
-        f"# txformers splice predict: {fasta} with {model_dir} ({window}-nt windows)",
+        f"# txformers splice predict: {fasta} with {model_dir} ({window}-nt windows, {dtype})",
         f"# position is 1-based; {CONVENTION_NT if per_nucleotide else CONVENTION}",
         "name\tposition\tnucleotide\tdonor_prob\tacceptor_prob",
     ]
@@ -168,7 +174,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for name, result in to_plot:
         plot_splice_track(result, name, plots[name], args.threshold)
     total = sum(len(sequence) for _, sequence in records)
-    print(f"model: {model_dir} ({model.config.num_hidden_layers} layers, {window}-nt windows)")
+    print(f"model: {model_dir} ({model.config.num_hidden_layers} layers, {window}-nt windows, {dtype})")
     print(
         f"{len(records)} sequences, {total} nt, {n_candidates} GT/AG candidates, "
         f"{len(calls)} calls with probability > {args.threshold:g}"
@@ -449,6 +455,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--window-size", type=int, default=None, help="window length (default: the model's)")
     predict.add_argument("--batch-size", type=int, default=64, help="windows per forward pass (default 64)")
     predict.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    predict.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="auto: bfloat16 where the hardware computes it natively (CPU with AMX or AVX512-BF16, GPU with bf16: "
+        "about 2.4x faster, probabilities within 0.01), else float32; the table's header records the one used",
+    )
     predict.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     predict.set_defaults(handler=cmd_predict)
 

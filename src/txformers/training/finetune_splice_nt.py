@@ -237,7 +237,7 @@ def load_best(folder: Path, model):
 def train(splits: dict, labels: np.ndarray, args, output: Path) -> dict:
     from accelerate import Accelerator
 
-    accelerator = Accelerator(cpu=args.cpu)
+    accelerator = Accelerator(cpu=args.cpu, mixed_precision=args.mixed_precision)
     model = build_model(args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = args.max_steps
@@ -371,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-json", default=None, help="also write the results here")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even where a GPU is available")
+    parser.add_argument(
+        "--mixed-precision",
+        choices=["no", "fp16", "bf16"],
+        default="no",
+        help="autocast (bf16 is fast on CPUs with AMX or AVX512-BF16 and on recent GPUs)",
+    )
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
     return parser

@@ -127,6 +127,19 @@ def test_predict_sequence_matches_the_model_and_reads_blocks():
     np.testing.assert_allclose(blocks["acceptor_prob"], whole["acceptor_prob"], rtol=1e-5, atol=1e-6)
 
 
+def test_predict_sequence_in_bfloat16_is_close_and_checks_the_precision():
+    from txformers import NucleotideTokenizer
+
+    model, tokenizer = _tiny_token_model(), NucleotideTokenizer()
+    sequence = "".join(np.random.default_rng(2).choice(list("ACGT"), 300))
+    full = nt.predict_sequence(model, tokenizer, sequence, window=40)
+    half = nt.predict_sequence(model, tokenizer, sequence, window=40, precision="bfloat16")
+    gap = np.abs(half["donor_prob"] - full["donor_prob"]).max()
+    assert 0 < gap < 0.05  # autocast took effect, and bf16 rounding moves probabilities only a little
+    with pytest.raises(ValueError, match="precision must be float32 or bfloat16"):
+        nt.predict_sequence(model, tokenizer, sequence, window=40, precision="fp8")
+
+
 def test_random_crops_with_a_margin_keep_context_around_the_site():
     starts = nt.random_crop_start(np.random.default_rng(1), 602, 120, 2000, margin=30)
     assert (nt.DONOR_INDEX - starts >= 30).all() and (starts + 120 - 1 - nt.ACCEPTOR_INDEX >= 30).all()
