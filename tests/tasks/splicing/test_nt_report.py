@@ -75,3 +75,35 @@ def test_peer_off_target_sentence_reads_the_compare_results(tmp_path):
     assert "15.8 off-target calls per kb" in sentence and "33/40" in sentence
     assert "threshold 0.930, 20/40 sites called) 3.4 per kb against SpliceAI's 1.9" in sentence
     assert nt_report.peer_off_target("absent", path) == "" and nt_report.peer_off_target("ours", tmp_path / "no") == ""
+
+
+def test_predict_speed_paragraph_reads_the_benchmark_of_this_checkpoint(tmp_path):
+    def run(nt, seconds):
+        return {"nt": nt, "seconds": seconds}
+
+    figures = {
+        "nt_model_nt_per_s": 20000.0,
+        "nt_model_precision": "bfloat16",
+        "peak_rss_mb_long": 700.0,
+        "peak_rss_ratio_long_over_short": 1.05,
+        "ratio_over_today_as_filed": 7.68,
+        "ratio_over_window_classifier": 9.0,
+        "ratio_precision_over_float32_net": 2.4,
+    }
+    record = {
+        "command": "python benchmarks/bench_splice_predict.py",
+        "date_utc": "2026-12-03 19:00",
+        "threads": 2,
+        "nt_model": "checkpoints/m",
+        "runs": {"nt_2000": run(2000, 5.0), "nt_1000000": run(1_000_000, 50.0), "window_100000": run(100_000, 20)},
+        "figures": figures,
+    }
+    path = tmp_path / "speed.json"
+    path.write_text(json.dumps(record))
+    text = nt_report.predict_speed("m", path)
+    assert "read 1,000,000 nt in 50 s (20,000 nt/s end to end, bfloat16)" in text
+    assert "7.7x the 2,604 nt/s" in text and "2.4x its own float32 run" in text and "SpliceAI" not in text
+    figures.update(spliceai_nt_per_s=15000.0, ratio_over_spliceai=1.33, ratio_over_spliceai_net=1.4)
+    path.write_text(json.dumps(record))
+    assert "ours is 1.3x its speed end to end (1.4x net of start-up)" in nt_report.predict_speed("m", path)
+    assert nt_report.predict_speed("other", path) == "" and nt_report.predict_speed("m", tmp_path / "no") == ""

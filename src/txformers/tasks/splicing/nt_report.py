@@ -35,6 +35,7 @@ _KEYS = (
     "candidate_weight",
 )
 OFF_TARGET = Path("results/splicebert/splice_sites_nt_offtarget.json")  # nt_offtarget compare, with SpliceAI
+SPEED = Path("results/splicebert/splice_predict_1mb.json")  # benchmarks/bench_splice_predict.py
 TARGET = {"donor": 0.985, "acceptor": 0.979}  # SpliceAI 1.3.1 on these Test windows (issue 13)
 
 
@@ -212,6 +213,36 @@ def peer_off_target(run: str, path: str | Path = OFF_TARGET) -> str:
     )
 
 
+def predict_speed(name: str, path: str | Path = SPEED) -> str:
+    """A paragraph on ``splice predict`` speed and memory with checkpoint ``name`` from the benchmark's JSON
+    (empty when it is absent or measured another checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    result = json.loads(path.read_text())
+    if Path(result.get("nt_model", "")).name != name:
+        return ""
+    f, run = result["figures"], result["runs"]
+    long = next(r for k, r in run.items() if k.startswith("nt_") and r["nt"] == max(r["nt"] for r in run.values()))
+    text = (
+        f"\n## Speed (`{result['command']}`, {result['date_utc']} UTC, {result['threads']} CPU threads)\n\n"
+        f"`txformers splice predict` read {long['nt']:,} nt in {long['seconds']:.0f} s ({f['nt_model_nt_per_s']:,.0f} "
+        f"nt/s end to end, {f.get('nt_model_precision', 'float32')}), peak memory {f['peak_rss_mb_long']:.0f} MB "
+        f"({f['peak_rss_ratio_long_over_short']:.2f}x that of a 100 kb run): {f['ratio_over_today_as_filed']:.1f}x "
+        f"the 2,604 nt/s of the window classifier as issue 13 found it, "
+        f"{f['ratio_over_window_classifier']:.1f}x the window classifier in the same run"
+    )
+    if "ratio_precision_over_float32_net" in f:
+        text += f"; {f['ratio_precision_over_float32_net']:.1f}x its own float32 run (`--precision float32`)"
+    if "ratio_over_spliceai" in f:
+        text += (
+            f"; SpliceAI 1.3.1 (5 models, same threads) read {f['spliceai_nt_per_s']:,.0f} nt/s: ours is "
+            f"{f['ratio_over_spliceai']:.1f}x its speed end to end "
+            f"({f['ratio_over_spliceai_net']:.1f}x net of start-up)"
+        )
+    return text + ". Full output: benchmarks/RESULTS.md.\n"
+
+
 def readme(row: dict, rows: list[dict], name: str, fractions: dict | None = None) -> str:
     """The bundled checkpoint's README (a card template can replace it later)."""
     kernel = row.get("conv_kernel") or 0
@@ -269,7 +300,7 @@ Off-target: calls with probability > 0.5 away from the annotated site in
 {peer_off_target(row["run"])}
 {verdict(row, rows)} Trained on a shared 2-core CPU ({row["seconds_per_step"]:.2f} s per step); see
 results/splicebert/splice_sites_nt.json.
-{ablation}
+{predict_speed(name)}{ablation}
 Command:
 
 ```
