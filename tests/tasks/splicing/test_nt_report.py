@@ -31,6 +31,14 @@ def test_report_rows_and_table(tmp_path):
     assert "| cnn-120 | 120 | 10 (10) | 0.50 | 0.9000 / 0.9000 | 0.9000 [0.8800, 0.9100] |" in table
 
 
+def test_report_commands_leave_out_the_cache_folder(tmp_path):
+    _run(tmp_path / "cnn", "cnn", 0.9)
+    results = json.loads((tmp_path / "cnn" / "results.json").read_text())
+    results["command"] = "python -m x --context 120 --cache-dir /work/tmp/cache --seed 0 --cache-dir=/c"
+    (tmp_path / "cnn" / "results.json").write_text(json.dumps(results))
+    assert nt_report.summarize_run(tmp_path / "cnn")["command"] == "python -m x --context 120 --seed 0"
+
+
 def _ablation_run(folder, model, init, fraction, seed, auroc):
     _run(folder, model, auroc)
     results = json.loads((folder / "results.json").read_text())

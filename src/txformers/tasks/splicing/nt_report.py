@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,9 @@ def summarize_run(folder: Path) -> dict | None:
     results = json.loads(path.read_text())
     args = results["args"]
     run = results[args["model"]]
-    row = {"run": Path(folder).name, "command": results["command"]}
+    # the data cache folder does not change a result; a machine's own path would only mislead a reader
+    command = re.sub(r"\s--cache-dir(=|\s+)\S+", "", results["command"])
+    row = {"run": Path(folder).name, "command": command}
     row.update({k: args.get(k) for k in _KEYS})
     if args["model"] == "logreg":
         row.update(init=None, context=2 * args["lr_flank"] + 1, site_weight=None, max_steps=None, lr=None)
