@@ -19,8 +19,9 @@ def main(argv):
     return args.handler(args)
 
 
-def test_predict_with_a_per_nucleotide_model(tmp_path):
-    torch.manual_seed(0)
+def _token_model(seed, **options):
+    """A tiny random per-nucleotide model (40-nt windows)."""
+    torch.manual_seed(seed)
     config = SpliceBertConfig(
         num_hidden_layers=1,
         hidden_size=16,
@@ -31,9 +32,13 @@ def test_predict_with_a_per_nucleotide_model(tmp_path):
         id2label=NT_ID2LABEL,
         label2id=NT_LABEL2ID,
         window_size=40,
-        initializer_range=0.5,
+        **options,
     )
-    model = SpliceBertForTokenClassification(config).eval()
+    return SpliceBertForTokenClassification(config).eval()
+
+
+def test_predict_with_a_per_nucleotide_model(tmp_path):
+    model = _token_model(0, initializer_range=0.5)
     model.save_pretrained(tmp_path / "model")
     sequence = "CCAGGTAAGTATTTTTTCCCTTTCAGGTCCAAGGTGAGTACCCCCAAAAAACAGAAGTCCCTGTAGGTAGCCAGG" * 2
     (tmp_path / "in.fa").write_text(">seq\n" + sequence + "\n")
@@ -57,19 +62,7 @@ def test_predict_with_a_per_nucleotide_model(tmp_path):
 
 
 def test_predict_in_bfloat16_stays_close_to_float32_and_says_so(tmp_path):
-    torch.manual_seed(1)
-    config = SpliceBertConfig(
-        num_hidden_layers=1,
-        hidden_size=16,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=66,
-        num_labels=3,
-        id2label=NT_ID2LABEL,
-        label2id=NT_LABEL2ID,
-        window_size=40,
-    )
-    SpliceBertForTokenClassification(config).save_pretrained(tmp_path / "model")
+    _token_model(1).save_pretrained(tmp_path / "model")
     (tmp_path / "in.fa").write_text(">seq\n" + "CAGGTAAGTATTTTTTCCCTTTCAGGTCCA" * 5 + "\n")
     tables = {}
     for dtype in ("float32", "bfloat16"):

@@ -296,7 +296,9 @@ def mapsy_zero_shot_rows(checkpoint: Path, n_bootstrap: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- per-nt sites
-def _nt_centre_scores(checkpoint: Path, split: dict, context: int, batch_size: int = 128) -> np.ndarray:
+def nt_centre_scores(checkpoint: Path, split: dict, context: int, batch_size: int = 128) -> np.ndarray:
+    """P(site type) at each window's convention position from the central ``context``-nt crop, read by the
+    per-nucleotide checkpoint (under whatever autocast the caller has entered)."""
     import torch
 
     from ...models.splicebert import SpliceBertForTokenClassification
@@ -362,7 +364,7 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     from .evaluation_baselines import NT_MODULE, lightgbm_nt_scores, nt_recipe, train_random_twin
 
     scores = {
-        checkpoint.name: _nt_centre_scores(checkpoint, test, context),
+        checkpoint.name: nt_centre_scores(checkpoint, test, context),
         "logistic_regression_onehot_60nt": _nt_logistic_scores(train, test),
         "lightgbm_onehot_60nt": lightgbm_nt_scores(train, test),
     }
@@ -370,7 +372,7 @@ def evaluate_nt_checkpoint(checkpoint: Path, data: Path, quick: bool) -> dict:
     if recipe:  # the twin: the checkpoint's recipe from random weights, trained now
         with twin_workdir(checkpoint) as workdir:
             twin = train_random_twin(recipe, NT_MODULE, train_data, workdir)
-            scores["random_init_twin"] = _nt_centre_scores(twin, test, context)
+            scores["random_init_twin"] = nt_centre_scores(twin, test, context)
     rows = []
     for site in ("donor", "acceptor"):
         mask = test["site_type"] == site

@@ -226,7 +226,7 @@ def predict_speed(name: str, path: str | Path = SPEED) -> str:
     if Path(result.get("nt_model", "")).name != name:
         return ""
     f, run = result["figures"], result["runs"]
-    long = next(r for k, r in run.items() if k.startswith("nt_") and r["nt"] == max(r["nt"] for r in run.values()))
+    long = max((r for k, r in run.items() if k.startswith("nt_")), key=lambda r: r["nt"])
     text = (
         f"\n## Speed (`{result['command']}`, {result['date_utc']} UTC, {result['threads']} CPU threads)\n\n"
         f"`txformers splice predict` read {long['nt']:,} nt in {long['seconds']:.0f} s ({f['nt_model_nt_per_s']:,.0f} "
